@@ -1,0 +1,296 @@
+/*
+ * out.c - output shared by the command groups: errors, JSON, aligned
+ * tables, terminal escaping, option-parsing helpers.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "certmon/cert.h"
+#include "cli.h"
+
+int
+cli_dispatch(struct cli *c, const char *group,
+    const struct cli_command *cmds, int argc, char **argv)
+{
+	const char *name = argc > 1 ? argv[1] : NULL;
+
+	for (size_t i = 0; name != NULL && cmds[i].name != NULL; i++)
+		if (strcmp(name, cmds[i].name) == 0)
+			return cmds[i].run(c, argc - 1, argv + 1);
+	if (name != NULL && strcmp(name, "--help") != 0)
+		fprintf(stderr, "certmon %s: unknown command '%s'\n", group, name);
+	else if (name == NULL)
+		fprintf(stderr, "certmon %s: a command is needed\n", group);
+	for (size_t i = 0; cmds[i].name != NULL; i++)
+		fprintf(name != NULL && strcmp(name, "--help") == 0 ? stdout : stderr,
+		    "usage: certmon %s %s\n", group, cmds[i].usage);
+	return name != NULL && strcmp(name, "--help") == 0 ? EXIT_OK : EXIT_USAGE;
+}
+
+struct cm_store *
+cli_store(struct cli *c)
+{
+	struct cm_err err = {CM_OK, ""};
+
+	if (c->store == NULL &&
+	    cm_store_open(c->db_path, c->now, &c->store, &err) != CM_OK) {
+		cli_fail_err(c, &err);
+		return NULL;
+	}
+	return c->store;
+}
+
+static int
+vfail(struct cli *c, int code, const char *fmt, va_list ap)
+{
+	char msg[CM_ERR_MSG_MAX + 64];
+	char *esc;
+	json_t *doc;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	esc = cli_escape(msg);
+	fprintf(stderr, "certmon: %s\n", esc != NULL ? esc : msg);
+	free(esc);
+	if (c->json) {
+		doc = json_pack("{s:s, s:o}", "status", "error", "error",
+		    cli_json_str(msg));
+		cli_print_json(doc);
+	}
+	return code;
+}
+
+int
+cli_fail(struct cli *c, int code, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vfail(c, code, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int
+cli_fail_err(struct cli *c, const struct cm_err *err)
+{
+	return cli_fail(c, EXIT_FAIL, "%s", err->msg);
+}
+
+int
+cli_usage(struct cli *c, const char *usage, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail(c, EXIT_USAGE, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "usage: certmon %s\n", usage);
+	return EXIT_USAGE;
+}
+
+void
+cli_print_json(json_t *doc)
+{
+	if (doc == NULL) {
+		printf("{\"status\":\"error\",\"error\":\"out of memory\"}\n");
+		return;
+	}
+	if (json_object_get(doc, "status") == NULL)
+		json_object_set_new(doc, "status", json_string("ok"));
+	json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+	    JSON_ENSURE_ASCII);
+	fputc('\n', stdout);
+	json_decref(doc);
+}
+
+json_t *
+cli_json_str(const char *s)
+{
+	json_t *j;
+
+	if (s == NULL)
+		return json_null();
+	/* Library strings are valid UTF-8; anything else would be a bug,
+	 * still printed rather than dropped. */
+	j = json_string(s);
+	return j != NULL ? j : json_string("(invalid UTF-8)");
+}
+
+json_t *
+cli_json_time(cm_time t)
+{
+	char buf[CM_TIME_TEXT_LEN];
+
+	if (t == 0)
+		return json_null();
+	return json_string(cm_time_format(t, buf));
+}
+
+void
+cli_getopt_reset(void)
+{
+	optind = 0;   /* GNU getopt: 0 re-initialises completely */
+	opterr = 0;
+}
+
+char *
+cli_read_password_file(struct cli *c, const char *path)
+{
+	char buf[1024];
+	FILE *fp = fopen(path, "r");
+	size_t n;
+
+	if (fp == NULL) {
+		cli_fail(c, EXIT_FAIL, "%s: cannot read the password file: %m",
+		    path);
+		return NULL;
+	}
+	if (fgets(buf, sizeof(buf), fp) == NULL)
+		buf[0] = '\0';
+	fclose(fp);
+	n = strcspn(buf, "\r\n");
+	buf[n] = '\0';
+	return strdup(buf);
+}
+
+char *
+cli_escape(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
+	size_t n = strlen((const char *)p);
+	char *out = malloc(4 * n + 1), *o = out;
+
+	if (out == NULL)
+		return NULL;
+	for (; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f) {
+			o += sprintf(o, "\\x%02x", *p);
+		} else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			o += sprintf(o, "\\u%04x", p[1]);   /* C1 control */
+			p++;
+		} else {
+			*o++ = (char)*p;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* ---- tables ------------------------------------------------------------ */
+
+struct table {
+	int ncols;
+	char **cells;        /* nrows * ncols, row 0 = headers */
+	size_t nrows, cap;
+};
+
+static int
+utf8_width(const char *s)
+{
+	int w = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			w++;
+	return w;
+}
+
+struct table *
+table_new(int ncols, const char *const *headers)
+{
+	struct table *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return NULL;
+	t->ncols = ncols;
+	table_add(t, headers);
+	return t;
+}
+
+void
+table_add(struct table *t, const char *const *cells)
+{
+	char **nc;
+
+	if (t == NULL)
+		return;
+	if (t->nrows == t->cap) {
+		size_t ncap = t->cap ? t->cap * 2 : 16;
+
+		if ((nc = realloc(t->cells, ncap * t->ncols * sizeof(*nc))) == NULL)
+			return;
+		t->cells = nc;
+		t->cap = ncap;
+	}
+	for (int i = 0; i < t->ncols; i++)
+		t->cells[t->nrows * t->ncols + i] = cli_escape(cells[i]);
+	t->nrows++;
+}
+
+void
+table_print(struct table *t, FILE *fp)
+{
+	int *w;
+
+	if (t == NULL || (w = calloc(t->ncols, sizeof(*w))) == NULL)
+		return;
+	for (size_t r = 0; r < t->nrows; r++)
+		for (int i = 0; i < t->ncols; i++) {
+			const char *cell = t->cells[r * t->ncols + i];
+			int cw = cell != NULL ? utf8_width(cell) : 0;
+
+			if (cw > w[i])
+				w[i] = cw;
+		}
+	for (size_t r = 0; r < t->nrows; r++) {
+		for (int i = 0; i < t->ncols; i++) {
+			const char *cell = t->cells[r * t->ncols + i];
+
+			if (cell == NULL)
+				cell = "";
+			if (i == t->ncols - 1)
+				fprintf(fp, "%s", cell);
+			else
+				fprintf(fp, "%s%*s  ", cell, w[i] - utf8_width(cell), "");
+		}
+		fputc('\n', fp);
+	}
+	free(w);
+}
+
+void
+table_free(struct table *t)
+{
+	if (t == NULL)
+		return;
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	free(t);
+}
+
+/* ---- certificate fields -------------------------------------------------- */
+
+static json_t *
+strlist_json(const struct cm_strlist *l)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < l->n; i++)
+		json_array_append_new(a, cli_json_str(l->v[i]));
+	return a;
+}
+
+void
+cli_cert_fields_json(json_t *o, const struct cm_cert *x)
+{
+	json_object_set_new(o, "version", json_integer(x->version));
+	json_object_set_new(o, "sans", strlist_json(&x->sans));
+	json_object_set_new(o, "ekus", strlist_json(&x->ekus));
+	json_object_set_new(o, "ocsp_urls", strlist_json(&x->ocsp_urls));
+	json_object_set_new(o, "ca_issuers", strlist_json(&x->ca_issuers));
+	json_object_set_new(o, "crl_urls", strlist_json(&x->crl_urls));
+	json_object_set_new(o, "ocsp_nocheck", json_boolean(x->ocsp_nocheck));
+}

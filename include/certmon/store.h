@@ -1,0 +1,238 @@
+/*
+ * store.h - the certificate store: one SQLite file (WAL) shared by the CLI
+ * and the daemon.
+ *
+ * A unit is a named collection of certificates; a stored certificate is a
+ * row (unit, fingerprint), so one certificate may sit in several units.
+ * Every change writes an audit event in the same transaction. lib/store.c is
+ * the only file that includes sqlite3.h.
+ */
+#ifndef CERTMON_STORE_H
+#define CERTMON_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "certmon/cert.h"
+#include "certmon/clock.h"
+#include "certmon/err.h"
+
+struct cm_store;
+
+enum cm_unit_kind {
+	CM_UNIT_IDENTITY = 0,   /* a server's own certificates */
+	CM_UNIT_TRUST,          /* names ending in "-trust" */
+	CM_UNIT_LSC             /* device certificates (LSCs) */
+};
+
+#define CM_UNIT_NAME_MAX 64
+
+struct cm_unit {
+	char name[CM_UNIT_NAME_MAX + 1];
+	enum cm_unit_kind kind;
+	cm_time created_at;
+	int64_t n_current;      /* certificates in use */
+	int64_t n_history;      /* replaced certificates kept as history */
+};
+
+/* A stored certificate as one row of a listing. Pointers are valid only
+ * during the callback that receives the row. */
+struct cm_cert_row {
+	const char *unit;
+	enum cm_unit_kind unit_kind;
+	const char *fingerprint;        /* lower-case hex */
+	const char *subject;
+	const char *issuer;
+	const char *subject_cn;
+	const char *issuer_cn;
+	const char *serial_hex;
+	const char *key_type;
+	int key_bits;
+	const char *sig_alg;
+	int is_ca;
+	cm_time not_before;
+	cm_time not_after;
+	cm_time added_at;
+	cm_time replaced_at;            /* 0 while current */
+	const char *replaced_by;        /* fingerprint, or NULL */
+	int ocsp_responder;             /* designated OCSP responder mark */
+	const char *revocation;         /* "unchecked", "good", "revoked", ... */
+	cm_time revocation_checked_at;  /* 0 = never */
+	const char *revocation_reason;  /* NULL or one line */
+	const unsigned char *der;       /* only with filter.want_der */
+	size_t der_len;
+};
+
+struct cm_cert_filter {
+	const char *unit;               /* NULL = every unit */
+	const char *fp_prefix;          /* NULL = any */
+	const char *search;             /* substring of subject CN, or NULL */
+	const char *revocation;         /* exact revocation status, or NULL */
+	int include_history;            /* also replaced certificates */
+	int history_only;               /* only replaced certificates */
+	int exclude_lsc;                /* leave out units of kind lsc */
+	cm_time not_after_min;          /* inclusive; 0 = unbounded */
+	cm_time not_after_max;          /* inclusive; 0 = unbounded */
+	int want_der;
+	int64_t limit;                  /* 0 = no limit */
+	int64_t offset;
+};
+
+/* Return non-zero from the callback to stop the listing early. */
+typedef int (*cm_cert_row_fn)(const struct cm_cert_row *row, void *arg);
+
+enum cm_upload_action {
+	CM_UPLOAD_ADDED = 0,
+	CM_UPLOAD_UNCHANGED,    /* already in the unit: a no-op */
+	CM_UPLOAD_REPLACED      /* replaced an older one, now in history */
+};
+
+struct cm_upload_item {
+	char fingerprint[CM_FP_HEX_LEN];
+	char *subject_cn;
+	enum cm_upload_action action;
+	char replaced[CM_FP_HEX_LEN];   /* set for CM_UPLOAD_REPLACED */
+	int expired;                    /* accepted with a warning */
+};
+
+struct cm_upload_report {
+	struct cm_upload_item *v;
+	size_t n;
+};
+
+struct cm_upload_opts {
+	int ocsp_responder;             /* mark the certificates as designated
+					 * OCSP responders */
+};
+
+struct cm_event {
+	int64_t id;
+	cm_time at;
+	const char *kind;               /* "audit" or "alarm" */
+	const char *name;               /* e.g. "cert.added", "CertExpired" */
+	const char *actor;              /* "cli:alice", "certmond", ... */
+	const char *unit;               /* or NULL */
+	const char *fingerprint;        /* or NULL */
+	const char *message;            /* one line */
+};
+
+struct cm_event_filter {
+	const char *kind;               /* NULL = any */
+	const char *name;               /* NULL = any */
+	const char *fingerprint;        /* NULL = any */
+	cm_time since;                  /* 0 = unbounded */
+	int64_t before_id;              /* 0 = newest first from the top */
+	int64_t limit;                  /* 0 = no limit */
+};
+
+typedef int (*cm_event_fn)(const struct cm_event *ev, void *arg);
+
+/* Opens (creating and migrating when needed) the store at path. A new store
+ * is seeded with the standard units, created at `now`. On success *out is
+ * owned by the caller (close it with cm_store_close). */
+enum cm_status cm_store_open(const char *path, cm_time now,
+    struct cm_store **out, struct cm_err *err);
+
+/* Closes the store; NULL is fine. */
+void cm_store_close(struct cm_store *st);
+
+/* Returns the schema version of an open store. */
+int cm_store_schema_version(struct cm_store *st);
+
+/* Returns a number that changes whenever another connection commits a
+ * change (SQLite's data_version), or -1 on error. */
+int64_t cm_store_data_version(struct cm_store *st);
+
+/* Transactions for callers that combine several changes into one (nested
+ * calls join the outermost). begin takes the write lock at once. */
+enum cm_status cm_store_begin(struct cm_store *st, struct cm_err *err);
+enum cm_status cm_store_commit(struct cm_store *st, struct cm_err *err);
+void cm_store_rollback(struct cm_store *st);
+
+/* Returns the kind a unit of that name has by default: trust for names
+ * ending in "-trust", lsc for "lsc", identity otherwise. */
+enum cm_unit_kind cm_unit_kind_for_name(const char *name);
+
+/* Returns "identity", "trust" or "lsc". */
+const char *cm_unit_kind_name(enum cm_unit_kind kind);
+
+/* Lists units by name. *out (n entries) is owned by the caller: free(). */
+enum cm_status cm_store_unit_list(struct cm_store *st, struct cm_unit **out,
+    size_t *n, struct cm_err *err);
+
+/* Looks up one unit; CM_ERR_NOTFOUND when there is none. */
+enum cm_status cm_store_unit_get(struct cm_store *st, const char *name,
+    struct cm_unit *out, struct cm_err *err);
+
+/* Adds a unit. The name is 1-64 of [A-Za-z0-9._-]; a name ending in
+ * "-trust" must be a trust unit. */
+enum cm_status cm_store_unit_add(struct cm_store *st, const char *name,
+    enum cm_unit_kind kind, const char *actor, cm_time now,
+    struct cm_err *err);
+
+/* Removes a unit; refused while it holds certificates unless force. */
+enum cm_status cm_store_unit_remove(struct cm_store *st, const char *name,
+    int force, const char *actor, cm_time now, struct cm_err *err);
+
+/* Stores certs in unit as one transaction, applying the upload rules of
+ * DESIGN.md (idempotent; identity and lsc units: newer notBefore replaces
+ * the same subject CN + issuer, older is refused; trust units keep both).
+ * Fills *report (free with cm_upload_report_free) on success; on failure
+ * nothing changed. */
+enum cm_status cm_store_upload(struct cm_store *st, const char *unit,
+    const struct cm_cert_list *certs, const struct cm_upload_opts *opts,
+    const char *actor, cm_time now, struct cm_upload_report *report,
+    struct cm_err *err);
+
+/* Frees the items of a report; leaves it empty. */
+void cm_upload_report_free(struct cm_upload_report *report);
+
+/* Calls fn for each row matching filter, soonest notAfter first. */
+enum cm_status cm_store_cert_list(struct cm_store *st,
+    const struct cm_cert_filter *filter, cm_cert_row_fn fn, void *arg,
+    struct cm_err *err);
+
+/* Counts the rows matching filter (limit/offset ignored). */
+enum cm_status cm_store_cert_count(struct cm_store *st,
+    const struct cm_cert_filter *filter, int64_t *count, struct cm_err *err);
+
+/* Resolves a fingerprint prefix (hex digits, ':' ignored) to exactly one row,
+ * optionally within unit, and calls fn with it (DER included). Refuses an
+ * unknown or ambiguous prefix, and a certificate that sits in several
+ * units when unit is NULL, naming them. */
+enum cm_status cm_store_cert_find(struct cm_store *st, const char *prefix,
+    const char *unit, cm_cert_row_fn fn, void *arg, struct cm_err *err);
+
+/* Deletes the row (unit, fingerprint) found like cm_store_cert_find. On
+ * success copies the full fingerprint and unit into fp_out / unit_out. */
+enum cm_status cm_store_cert_delete(struct cm_store *st, const char *prefix,
+    const char *unit, const char *actor, cm_time now,
+    char fp_out[CM_FP_HEX_LEN], char unit_out[CM_UNIT_NAME_MAX + 1],
+    struct cm_err *err);
+
+/* Sets or clears the designated-OCSP-responder mark of a row found like
+ * cm_store_cert_find. */
+enum cm_status cm_store_cert_mark(struct cm_store *st, const char *prefix,
+    const char *unit, int ocsp_responder, const char *actor, cm_time now,
+    struct cm_err *err);
+
+/* Appends an event (id and at are taken from ev; at must be set). */
+enum cm_status cm_store_event_add(struct cm_store *st,
+    const struct cm_event *ev, struct cm_err *err);
+
+/* Calls fn for each matching event, newest first. */
+enum cm_status cm_store_event_list(struct cm_store *st,
+    const struct cm_event_filter *filter, cm_event_fn fn, void *arg,
+    struct cm_err *err);
+
+/* Reads setting key into *value (caller frees); *value is NULL when the
+ * setting was never set. */
+enum cm_status cm_store_setting_get(struct cm_store *st, const char *key,
+    char **value, struct cm_err *err);
+
+/* Writes n settings at once (one transaction, one audit event each). */
+enum cm_status cm_store_settings_set(struct cm_store *st, const char **keys,
+    const char **values, size_t n, const char *actor, cm_time now,
+    struct cm_err *err);
+
+#endif
