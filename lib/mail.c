@@ -821,27 +821,53 @@ read_cb(char *dst, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-/* The last server reply line (libcurl hands every SMTP reply line to the
- * header callback). */
-struct reply_line {
-	char text[CM_MAIL_REPLY_MAX];
+/* The last few server reply lines: libcurl hands every SMTP reply line to
+ * the header callback, and after a failed command it may already have
+ * sent QUIT (so the last line can be "221 Bye", not the failure). */
+#define REPLY_KEEP 4
+
+struct replies {
+	char line[REPLY_KEEP][CM_MAIL_REPLY_MAX];
+	unsigned int n;         /* lines seen */
 };
 
 static size_t
 header_cb(char *data, size_t size, size_t nmemb, void *ud)
 {
-	struct reply_line *r = ud;
+	struct replies *r = ud;
+	char *dst = r->line[r->n % REPLY_KEEP];
 	size_t n = size * nmemb, o = 0;
 
-	for (size_t i = 0; i < n && o + 1 < sizeof(r->text); i++) {
+	for (size_t i = 0; i < n && o + 1 < CM_MAIL_REPLY_MAX; i++) {
 		unsigned char c = (unsigned char)data[i];
 
 		if (c == '\r' || c == '\n')
 			break;
-		r->text[o++] = c < 0x20 || c >= 0x7f ? '?' : (char)c;
+		dst[o++] = c < 0x20 || c >= 0x7f ? '?' : (char)c;
 	}
-	r->text[o] = '\0';
+	dst[o] = '\0';
+	r->n++;
 	return n;
+}
+
+/* Returns the latest reply line that carries code (the final line of a
+ * reply is "CODE " or just "CODE"), else "". */
+static const char *
+reply_for(const struct replies *r, long code)
+{
+	char want[8];
+	size_t wl;
+
+	if (code <= 0 || code > 999)
+		return "";
+	wl = (size_t)snprintf(want, sizeof(want), "%ld", code);
+	for (unsigned int k = 0; k < REPLY_KEEP && k < r->n; k++) {
+		const char *l = r->line[(r->n - 1 - k) % REPLY_KEEP];
+
+		if (strncmp(l, want, wl) == 0 && (l[wl] == ' ' || l[wl] == '\0'))
+			return l;
+	}
+	return "";
 }
 
 static size_t
@@ -880,7 +906,8 @@ cm_mail_send(const struct cm_smtp_config *cfg, const struct cm_strlist *to,
 	CURL *h = NULL;
 	struct curl_slist *rcpt = NULL;
 	struct upload up = {msg, len, 0};
-	struct reply_line last;
+	struct replies *seen = NULL;
+	char last[CM_MAIL_REPLY_MAX];
 	char url[320], shown[ESC_MAX + 8], ebuf[CURL_ERROR_SIZE];
 	enum cm_status rc = CM_OK;
 	int perm = 1, port;
@@ -888,7 +915,7 @@ cm_mail_send(const struct cm_smtp_config *cfg, const struct cm_strlist *to,
 	const char *why;
 	CURLcode cc;
 
-	last.text[0] = '\0';
+	last[0] = '\0';
 	ebuf[0] = '\0';
 	url[0] = '\0';
 	if (reply != NULL && reply_len > 0)
@@ -974,10 +1001,11 @@ cm_mail_send(const struct cm_smtp_config *cfg, const struct cm_strlist *to,
 		}
 		rcpt = nl;
 	}
+	seen = calloc(1, sizeof(*seen));
 	h = curl_easy_init();
-	if (h == NULL) {
+	if (h == NULL || seen == NULL) {
 		rc = cm_err_set(err, CM_ERR_NOMEM,
-		    "sending mail via %s: cannot create a libcurl handle", url);
+		    "sending mail via %s: out of memory (libcurl handle)", url);
 		goto out;
 	}
 	timeout = cfg->timeout_ms > 0 ? cfg->timeout_ms : 60000;
@@ -1015,7 +1043,7 @@ cm_mail_send(const struct cm_smtp_config *cfg, const struct cm_strlist *to,
 	SET(CURLOPT_READFUNCTION, read_cb);
 	SET(CURLOPT_READDATA, &up);
 	SET(CURLOPT_HEADERFUNCTION, header_cb);
-	SET(CURLOPT_HEADERDATA, &last);
+	SET(CURLOPT_HEADERDATA, seen);
 	SET(CURLOPT_WRITEFUNCTION, discard_cb);   /* never to stdout */
 #undef SET
 	if (cc != CURLE_OK) {
@@ -1026,10 +1054,11 @@ cm_mail_send(const struct cm_smtp_config *cfg, const struct cm_strlist *to,
 	}
 	cc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-	if (last.text[0] == '\0' && code > 0)
-		snprintf(last.text, sizeof(last.text), "%ld", code);
+	snprintf(last, sizeof(last), "%s", reply_for(seen, code));
+	if (last[0] == '\0' && code > 0)
+		snprintf(last, sizeof(last), "%ld", code);
 	if (reply != NULL && reply_len > 0)
-		snprintf(reply, reply_len, "%s", last.text);
+		snprintf(reply, reply_len, "%s", last);
 	if (cc == CURLE_OK && code == 250) {
 		perm = 0;
 		goto out;
@@ -1039,11 +1068,12 @@ cm_mail_send(const struct cm_smtp_config *cfg, const struct cm_strlist *to,
 	    "sending mail via %s failed (%s): %s%s%s", url,
 	    perm ? "permanent" : "temporary",
 	    ebuf[0] != '\0' ? ebuf : curl_easy_strerror(cc),
-	    last.text[0] != '\0' ? "; last reply: " : "", last.text);
+	    last[0] != '\0' ? "; server replied: " : "", last);
 out:
-	/* the QUIT reply arrives during cleanup: `last` is already copied */
+	/* a QUIT reply may still arrive during cleanup, into `seen` */
 	if (h != NULL)
 		curl_easy_cleanup(h);
+	free(seen);
 	curl_slist_free_all(rcpt);
 	if (permanent != NULL)
 		*permanent = rc == CM_OK ? 0 : perm;

@@ -86,7 +86,8 @@ def _serve(args):
                 "mail_from": envelope.mail_from,
                 "rcpt_tos": list(envelope.rcpt_tos),
                 "data_b64": base64.b64encode(envelope.content).decode(),
-                "tls": session.ssl is not None,
+                "tls": (session.ssl is not None or server.transport
+                        .get_extra_info("ssl_object") is not None),
                 "auth_login": login,
                 "peer": list(session.peer) if session.peer else None,
                 "received_at": time.time(),
@@ -118,7 +119,9 @@ def _serve(args):
             ok = (isinstance(auth_data, LoginPassword)
                   and auth_data.login == user.encode()
                   and auth_data.password == password.encode())
-            return AuthResult(success=ok, auth_data=auth_data if ok else None)
+            # handled=False: aiosmtpd answers 535 itself on failure
+            return AuthResult(success=ok, handled=False,
+                              auth_data=auth_data if ok else None)
 
         kwargs["authenticator"] = authenticator
         kwargs["auth_required"] = True
