@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <openssl/asn1.h>
+#include <openssl/asn1t.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -55,6 +56,111 @@ struct parse_ctx {
 
 static const char hexdig_lower[] = "0123456789abcdef";
 static const char hexdig_upper[] = "0123456789ABCDEF";
+
+/* ---- a light certificate decoder ------------------------------------------
+ *
+ * d2i_X509 of OpenSSL 3.0 loads every public key through the provider
+ * decoders: about 100 us a certificate, most of a parse, behind global
+ * locks. These templates are X509's own (crypto/x509/x_x509.c) with the
+ * SubjectPublicKeyInfo kept as its two fields, so they accept the same
+ * bytes; the key is then looked at only as far as its type and size need.
+ * (The ASN.1 template macros need typedef'd names.)
+ */
+typedef struct {
+	X509_ALGOR *algor;
+	ASN1_BIT_STRING *public_key;
+} CM_SPKI;
+
+ASN1_SEQUENCE(CM_SPKI) = {
+	ASN1_SIMPLE(CM_SPKI, algor, X509_ALGOR),
+	ASN1_SIMPLE(CM_SPKI, public_key, ASN1_BIT_STRING)
+} static_ASN1_SEQUENCE_END(CM_SPKI)
+
+typedef struct {
+	ASN1_INTEGER *version;
+	ASN1_INTEGER *serial;
+	X509_ALGOR *signature;
+	X509_NAME *issuer;
+	X509_VAL *validity;
+	X509_NAME *subject;
+	CM_SPKI *key;
+	ASN1_BIT_STRING *issuer_uid;
+	ASN1_BIT_STRING *subject_uid;
+	STACK_OF(X509_EXTENSION) *extensions;
+} CM_TBS;
+
+ASN1_SEQUENCE(CM_TBS) = {
+	ASN1_EXP_OPT(CM_TBS, version, ASN1_INTEGER, 0),
+	ASN1_SIMPLE(CM_TBS, serial, ASN1_INTEGER),
+	ASN1_SIMPLE(CM_TBS, signature, X509_ALGOR),
+	ASN1_SIMPLE(CM_TBS, issuer, X509_NAME),
+	ASN1_SIMPLE(CM_TBS, validity, X509_VAL),
+	ASN1_SIMPLE(CM_TBS, subject, X509_NAME),
+	ASN1_SIMPLE(CM_TBS, key, CM_SPKI),
+	ASN1_IMP_OPT(CM_TBS, issuer_uid, ASN1_BIT_STRING, 1),
+	ASN1_IMP_OPT(CM_TBS, subject_uid, ASN1_BIT_STRING, 2),
+	ASN1_EXP_SEQUENCE_OF_OPT(CM_TBS, extensions, X509_EXTENSION, 3)
+} static_ASN1_SEQUENCE_END(CM_TBS)
+
+typedef struct {
+	CM_TBS *tbs;
+	X509_ALGOR *sig_alg;
+	ASN1_BIT_STRING *signature;
+} CM_X509;
+
+ASN1_SEQUENCE(CM_X509) = {
+	ASN1_SIMPLE(CM_X509, tbs, CM_TBS),
+	ASN1_SIMPLE(CM_X509, sig_alg, X509_ALGOR),
+	ASN1_SIMPLE(CM_X509, signature, ASN1_BIT_STRING)
+} static_ASN1_SEQUENCE_END(CM_X509)
+
+typedef struct {                /* RFC 8017 RSAPublicKey */
+	ASN1_INTEGER *n;
+	ASN1_INTEGER *e;
+} CM_RSA_PUB;
+
+ASN1_SEQUENCE(CM_RSA_PUB) = {
+	ASN1_SIMPLE(CM_RSA_PUB, n, ASN1_INTEGER),
+	ASN1_SIMPLE(CM_RSA_PUB, e, ASN1_INTEGER)
+} static_ASN1_SEQUENCE_END(CM_RSA_PUB)
+
+/* Named curves whose size is known without loading them. */
+static const struct {
+	int nid;
+	int bits;
+} ec_curves[] = {
+	{ NID_X9_62_prime256v1, 256 },
+	{ NID_secp384r1, 384 },
+	{ NID_secp521r1, 521 },
+	{ NID_secp256k1, 256 },
+	{ NID_secp224r1, 224 },
+	{ NID_X9_62_prime192v1, 192 },
+	{ NID_brainpoolP256r1, 256 },
+	{ NID_brainpoolP384r1, 384 },
+	{ NID_brainpoolP512r1, 512 },
+};
+
+/* Decodes the certificate at the start of buf; *used is its length. */
+static CM_X509 *
+lite_d2i(const unsigned char *buf, size_t len, size_t *used)
+{
+	const unsigned char *p = buf;
+	CM_X509 *x;
+
+	if (len > LONG_MAX)
+		return NULL;
+	x = (CM_X509 *)ASN1_item_d2i(NULL, &p, (long)len,
+	    ASN1_ITEM_rptr(CM_X509));
+	if (x != NULL)
+		*used = (size_t)(p - buf);
+	return x;
+}
+
+static void
+lite_free(CM_X509 *x)
+{
+	ASN1_item_free((ASN1_VALUE *)x, ASN1_ITEM_rptr(CM_X509));
+}
 
 /* Sets *c->err to "<name>: <message>" and returns code. */
 static enum cm_status fail(struct parse_ctx *c, enum cm_status code,
@@ -473,9 +579,10 @@ push_general_names(struct cm_strlist *l, const GENERAL_NAMES *gens,
 	return st;
 }
 
-/* Fills the extension fields of cert from x. */
+/* Fills the extension fields of cert from exts. */
 static enum cm_status
-read_extensions(struct cm_cert *cert, X509 *x, BIO *scratch)
+read_extensions(struct cm_cert *cert, const STACK_OF(X509_EXTENSION) *exts,
+    BIO *scratch)
 {
 	enum cm_status st = CM_OK;
 	BASIC_CONSTRAINTS *bc = NULL;
@@ -486,21 +593,21 @@ read_extensions(struct cm_cert *cert, X509 *x, BIO *scratch)
 	int i;
 
 	/* Nothing to look for in a certificate without extensions (v1). */
-	if (X509_get_ext_count(x) == 0)
+	if (X509v3_get_ext_count(exts) == 0)
 		goto out;
 
-	if ((bc = X509_get_ext_d2i(x, NID_basic_constraints, NULL, NULL)))
+	if ((bc = X509V3_get_d2i(exts, NID_basic_constraints, NULL, NULL)))
 		cert->is_ca = bc->ca != 0;
-	if ((sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL)) &&
+	if ((sans = X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL)) &&
 	    (st = push_general_names(&cert->sans, sans, 0, scratch)) != CM_OK)
 		goto out;
-	if ((eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL, NULL))) {
+	if ((eku = X509V3_get_d2i(exts, NID_ext_key_usage, NULL, NULL))) {
 		for (i = 0; i < sk_ASN1_OBJECT_num(eku); i++)
 			if ((st = strlist_push(&cert->ekus,
 			    oid_text(sk_ASN1_OBJECT_value(eku, i), 0))) != CM_OK)
 				goto out;
 	}
-	if ((aia = X509_get_ext_d2i(x, NID_info_access, NULL, NULL))) {
+	if ((aia = X509V3_get_d2i(exts, NID_info_access, NULL, NULL))) {
 		for (i = 0; i < sk_ACCESS_DESCRIPTION_num(aia); i++) {
 			const ACCESS_DESCRIPTION *ad =
 			    sk_ACCESS_DESCRIPTION_value(aia, i);
@@ -522,7 +629,7 @@ read_extensions(struct cm_cert *cert, X509 *x, BIO *scratch)
 				goto out;
 		}
 	}
-	if ((cdp = X509_get_ext_d2i(x, NID_crl_distribution_points, NULL,
+	if ((cdp = X509V3_get_d2i(exts, NID_crl_distribution_points, NULL,
 	    NULL))) {
 		for (i = 0; i < sk_DIST_POINT_num(cdp); i++) {
 			const DIST_POINT *dp = sk_DIST_POINT_value(cdp, i);
@@ -535,7 +642,7 @@ read_extensions(struct cm_cert *cert, X509 *x, BIO *scratch)
 		}
 	}
 	cert->ocsp_nocheck =
-	    X509_get_ext_by_NID(x, NID_id_pkix_OCSP_noCheck, -1) >= 0;
+	    X509v3_get_ext_by_NID(exts, NID_id_pkix_OCSP_noCheck, -1) >= 0;
 out:
 	BASIC_CONSTRAINTS_free(bc);
 	GENERAL_NAMES_free(sans);
@@ -545,18 +652,103 @@ out:
 	return st;
 }
 
-/* Fills key_type and key_bits of cert from x. */
-static void
-read_key(struct cm_cert *cert, X509 *x)
+/* Bits of a positive INTEGER, 0 when it is zero or negative. */
+static int
+integer_bits(const ASN1_INTEGER *a)
 {
-	EVP_PKEY *pk = X509_get0_pubkey(x);
+	const unsigned char *d = ASN1_STRING_get0_data(a);
+	int len = ASN1_STRING_length(a), i = 0, bits;
+
+	if (ASN1_STRING_type(a) != V_ASN1_INTEGER)
+		return 0;
+	while (i < len && d[i] == 0)
+		i++;
+	if (i == len || len - i > INT_MAX / 8)
+		return 0;
+	bits = 8 * (len - i);
+	for (unsigned char top = d[i]; !(top & 0x80); top <<= 1)
+		bits--;
+	return bits;
+}
+
+/* Reads the type and size of the common keys (RSA, named-curve EC, EdDSA)
+ * from their encoding; returns 0 when key_slow must decide. */
+static int
+key_fast(const CM_SPKI *k, struct cm_cert *cert)
+{
+	const unsigned char *d = ASN1_STRING_get0_data(k->public_key), *p;
+	int len = ASN1_STRING_length(k->public_key), ptype, bits = 0;
+	const ASN1_OBJECT *obj = NULL;
+	const void *pval = NULL;
+	CM_RSA_PUB *rsa;
+	size_t i, bytes;
+
+	X509_ALGOR_get0(&obj, &ptype, &pval, k->algor);
+	switch (OBJ_obj2nid(obj)) {
+	case NID_rsaEncryption:
+		p = d;
+		rsa = (CM_RSA_PUB *)ASN1_item_d2i(NULL, &p, len,
+		    ASN1_ITEM_rptr(CM_RSA_PUB));
+		if (rsa != NULL && p == d + len &&
+		    integer_bits(rsa->e) > 0)
+			bits = integer_bits(rsa->n);
+		ASN1_item_free((ASN1_VALUE *)rsa, ASN1_ITEM_rptr(CM_RSA_PUB));
+		if (bits <= 0)
+			return 0;
+		strcpy(cert->key_type, "RSA");
+		break;
+	case NID_X9_62_id_ecPublicKey:
+		if (ptype != V_ASN1_OBJECT)
+			return 0;       /* explicit parameters */
+		for (i = 0; i < sizeof(ec_curves) / sizeof(ec_curves[0]); i++)
+			if (ec_curves[i].nid == OBJ_obj2nid(pval))
+				bits = ec_curves[i].bits;
+		bytes = (size_t)(bits + 7) / 8;
+		if (bits == 0 || len < 1 ||
+		    !((d[0] == 4 && (size_t)len == 1 + 2 * bytes) ||
+		    ((d[0] == 2 || d[0] == 3) && (size_t)len == 1 + bytes)))
+			return 0;
+		strcpy(cert->key_type, "EC");
+		break;
+	case NID_ED25519:
+		if (len != 32 || ptype != V_ASN1_UNDEF)
+			return 0;
+		strcpy(cert->key_type, "Ed25519");
+		bits = 256;
+		break;
+	case NID_ED448:
+		if (len != 57 || ptype != V_ASN1_UNDEF)
+			return 0;
+		strcpy(cert->key_type, "Ed448");
+		bits = 456;
+		break;
+	default:
+		return 0;
+	}
+	cert->key_bits = bits;
+	return 1;
+}
+
+/* Fills key_type and key_bits through OpenSSL's key loading (slow; for
+ * what key_fast does not know). A key OpenSSL cannot load gets the name of
+ * its algorithm and 0 bits. */
+static void
+key_slow(const CM_SPKI *k, struct cm_cert *cert)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	EVP_PKEY *pk = NULL;
 	const char *type = NULL;
 	char *oid = NULL;
+	int n, id;
 
+	n = ASN1_item_i2d((const ASN1_VALUE *)k, &der, ASN1_ITEM_rptr(CM_SPKI));
+	if (n > 0) {
+		p = der;
+		pk = d2i_PUBKEY(NULL, &p, n);
+	}
 	if (pk != NULL) {
-		int id = EVP_PKEY_get_base_id(pk);
-
-		switch (id) {
+		switch ((id = EVP_PKEY_get_base_id(pk))) {
 		case EVP_PKEY_RSA:      type = "RSA"; break;
 		case EVP_PKEY_RSA_PSS:  type = "RSA-PSS"; break;
 		case EVP_PKEY_EC:       type = "EC"; break;
@@ -569,42 +761,46 @@ read_key(struct cm_cert *cert, X509 *x)
 			break;
 		}
 		cert->key_bits = EVP_PKEY_get_bits(pk);
-	} else {                        /* a key type OpenSSL cannot load */
-		ASN1_OBJECT *alg = NULL;
-
-		if (X509_PUBKEY_get0_param(&alg, NULL, NULL, NULL,
-		    X509_get_X509_PUBKEY(x)) && alg != NULL)
-			type = oid = oid_text(alg, 0);
+	} else {
+		type = oid = oid_text(k->algor->algorithm, 0);
 		cert->key_bits = 0;
 	}
 	snprintf(cert->key_type, sizeof(cert->key_type), "%s",
 	    type != NULL ? type : "unknown");
 	free(oid);
+	EVP_PKEY_free(pk);
+	OPENSSL_free(der);
 }
 
-/* Builds a cm_cert from x. der/der_len are x's exact encoding when the
- * caller has it (else NULL: x is encoded once here). max_rsa_bits <= 0
- * means no cap. On error, sets *err_reason (static text) or *err_bits. */
+/* Builds a cm_cert from x, decoded from der[0..der_len) (its exact
+ * encoding). max_rsa_bits <= 0 means no cap. On error, sets *why (static
+ * text) or *bad_bits (an RSA key above the cap). */
 static enum cm_status
-cert_build(X509 *x, const unsigned char *der, size_t der_len,
+cert_build(const CM_X509 *x, const unsigned char *der, size_t der_len,
     int max_rsa_bits, BIO *scratch, struct cm_cert **out,
     const char **why, int *bad_bits)
 {
 	enum cm_status st = CM_ERR_NOMEM;
+	const CM_TBS *tbs = x->tbs;
 	struct cm_cert *cert = NULL;
-	const X509_ALGOR *sigalg = NULL;
-	const ASN1_OBJECT *sigoid = NULL;
-	const X509_NAME *subj, *iss;
-	unsigned char *p;
+	long version = 0;
 	size_t i;
-	int n;
 
 	*why = NULL;
 	*bad_bits = 0;
 	if ((cert = calloc(1, sizeof(*cert))) == NULL)
 		goto out;
 
-	read_key(cert, x);
+	if (tbs->version != NULL)
+		version = ASN1_INTEGER_get(tbs->version);
+	if (version < 0 || version > 2) {
+		*why = "unknown certificate version";
+		st = CM_ERR_INVALID;
+		goto out;
+	}
+	cert->version = (int)version + 1;
+	if (!key_fast(tbs->key, cert))
+		key_slow(tbs->key, cert);
 	if (max_rsa_bits > 0 && cert->key_bits > max_rsa_bits &&
 	    (strcmp(cert->key_type, "RSA") == 0 ||
 	    strcmp(cert->key_type, "RSA-PSS") == 0)) {
@@ -612,33 +808,16 @@ cert_build(X509 *x, const unsigned char *der, size_t der_len,
 		st = CM_ERR_TOOBIG;
 		goto out;
 	}
-	if (time_epoch(X509_get0_notBefore(x), &cert->not_before) != 0 ||
-	    time_epoch(X509_get0_notAfter(x), &cert->not_after) != 0) {
+	if (time_epoch(tbs->validity->notBefore, &cert->not_before) != 0 ||
+	    time_epoch(tbs->validity->notAfter, &cert->not_after) != 0) {
 		*why = "malformed validity time";
 		st = CM_ERR_INVALID;
 		goto out;
 	}
 
-	if (der != NULL) {
-		if ((cert->der = malloc(der_len)) == NULL)
-			goto out;
-		memcpy(cert->der, der, der_len);
-	} else {
-		if ((n = i2d_X509(x, NULL)) <= 0) {
-			*why = "cannot encode the certificate";
-			st = CM_ERR_INVALID;
-			goto out;
-		}
-		der_len = (size_t)n;
-		if ((cert->der = malloc(der_len)) == NULL)
-			goto out;
-		p = cert->der;
-		if (i2d_X509(x, &p) != n) {
-			*why = "cannot encode the certificate";
-			st = CM_ERR_INVALID;
-			goto out;
-		}
-	}
+	if ((cert->der = malloc(der_len)) == NULL)
+		goto out;
+	memcpy(cert->der, der, der_len);
 	cert->der_len = der_len;
 	SHA256(cert->der, cert->der_len, cert->fp);
 	for (i = 0; i < CM_FP_LEN; i++) {
@@ -647,22 +826,14 @@ cert_build(X509 *x, const unsigned char *der, size_t der_len,
 	}
 	cert->fp_hex[2 * CM_FP_LEN] = '\0';
 
-	subj = X509_get_subject_name(x);
-	iss = X509_get_issuer_name(x);
-	if ((cert->subject = name_text(scratch, subj)) == NULL ||
-	    (cert->issuer = name_text(scratch, iss)) == NULL ||
-	    (cert->subject_cn = last_cn(subj)) == NULL ||
-	    (cert->issuer_cn = last_cn(iss)) == NULL ||
-	    (cert->serial_hex = serial_hex(X509_get0_serialNumber(x))) == NULL)
+	if ((cert->subject = name_text(scratch, tbs->subject)) == NULL ||
+	    (cert->issuer = name_text(scratch, tbs->issuer)) == NULL ||
+	    (cert->subject_cn = last_cn(tbs->subject)) == NULL ||
+	    (cert->issuer_cn = last_cn(tbs->issuer)) == NULL ||
+	    (cert->serial_hex = serial_hex(tbs->serial)) == NULL ||
+	    (cert->sig_alg = oid_text(x->sig_alg->algorithm, 1)) == NULL)
 		goto out;
-
-	X509_get0_signature(NULL, &sigalg, x);
-	X509_ALGOR_get0(&sigoid, NULL, NULL, sigalg);
-	if ((cert->sig_alg = oid_text(sigoid, 1)) == NULL)
-		goto out;
-	cert->version = (int)X509_get_version(x) + 1;
-
-	if ((st = read_extensions(cert, x, scratch)) != CM_OK)
+	if ((st = read_extensions(cert, tbs->extensions, scratch)) != CM_OK)
 		goto out;
 	st = CM_OK;
 out:
@@ -676,9 +847,9 @@ out:
 
 /* ---- parsing --------------------------------------------------------------- */
 
-/* Adds x to c->list (der as in cert_build). */
+/* Adds the certificate x, decoded from der[0..der_len), to c->list. */
 static enum cm_status
-add_x509(struct parse_ctx *c, X509 *x, const unsigned char *der,
+add_cert(struct parse_ctx *c, const CM_X509 *x, const unsigned char *der,
     size_t der_len)
 {
 	struct cm_cert *cert = NULL;
@@ -711,6 +882,28 @@ add_x509(struct parse_ctx *c, X509 *x, const unsigned char *der,
 	return CM_OK;
 }
 
+/* Adds a certificate OpenSSL decoded (from PKCS#7 or PKCS#12). */
+static enum cm_status
+add_x509(struct parse_ctx *c, X509 *x509)
+{
+	unsigned char *der = NULL;
+	CM_X509 *x = NULL;
+	enum cm_status st;
+	size_t used = 0;
+	int n;
+
+	if ((n = i2d_X509(x509, &der)) <= 0)
+		st = fail(c, CM_ERR_INVALID, "cannot encode a certificate");
+	else if ((x = lite_d2i(der, (size_t)n, &used)) == NULL ||
+	    used != (size_t)n)
+		st = fail(c, CM_ERR_INVALID, "malformed certificate");
+	else
+		st = add_cert(c, x, der, (size_t)n);
+	lite_free(x);
+	OPENSSL_free(der);
+	return st;
+}
+
 /* Adds the certificates of a PKCS#7 signed-data (none when it has none). */
 static enum cm_status
 take_pkcs7(struct parse_ctx *c, PKCS7 *p7)
@@ -728,7 +921,7 @@ take_pkcs7(struct parse_ctx *c, PKCS7 *p7)
 		    "more than %d certificates in one input",
 		    MAX_CERTS_PER_INPUT);
 	for (i = 0; i < sk_X509_num(certs) && st == CM_OK; i++)
-		st = add_x509(c, sk_X509_value(certs, i), NULL, 0);
+		st = add_x509(c, sk_X509_value(certs, i));
 	return st;
 }
 
@@ -811,7 +1004,7 @@ take_bags(struct parse_ctx *c, const STACK_OF(PKCS12_SAFEBAG) *bags,
 				    "malformed certificate in the PKCS#12 file");
 				break;
 			}
-			st = add_x509(c, x, NULL, 0);
+			st = add_x509(c, x);
 			X509_free(x);
 			x = NULL;
 			break;
@@ -968,22 +1161,22 @@ parse_der(struct parse_ctx *c, const unsigned char *buf, size_t len,
     int *recognised)
 {
 	const unsigned char *p = buf;
-	X509 *x = NULL;
+	CM_X509 *x = NULL;
 	PKCS7 *p7 = NULL;
 	PKCS12 *p12 = NULL;
 	enum cm_status st = CM_OK;
+	size_t used = 0;
 
 	*recognised = 1;
 	/* Each failed attempt's errors are dropped (ERR marks). */
 	ERR_set_mark();
-	if ((x = d2i_X509(NULL, &p, (long)len)) != NULL) {
+	if ((x = lite_d2i(buf, len, &used)) != NULL) {
 		ERR_clear_last_mark();
-		if (p != buf + len)
+		if (used != len)
 			st = fail(c, CM_ERR_INVALID, "trailing garbage after the "
-			    "DER certificate (%zu extra bytes)",
-			    len - (size_t)(p - buf));
+			    "DER certificate (%zu extra bytes)", len - used);
 		else
-			st = add_x509(c, x, buf, len);
+			st = add_cert(c, x, buf, len);
 		goto out;
 	}
 	ERR_pop_to_mark();
@@ -1016,7 +1209,7 @@ parse_der(struct parse_ctx *c, const unsigned char *buf, size_t len,
 	ERR_pop_to_mark();
 	*recognised = 0;
 out:
-	X509_free(x);
+	lite_free(x);
 	PKCS7_free(p7);
 	PKCS12_free(p12);
 	return st;
@@ -1040,9 +1233,10 @@ parse_pem(struct parse_ctx *c, const unsigned char *buf, size_t len)
 	unsigned char *data = NULL;
 	const unsigned char *p;
 	long dlen = 0;
-	size_t block = 0;
+	size_t block = 0, used = 0, cert_len = 0;
 	enum cm_status st = CM_OK;
-	X509 *x = NULL;
+	CM_X509 *x = NULL;
+	X509_CERT_AUX *aux = NULL;
 	PKCS7 *p7 = NULL;
 
 	if ((in = BIO_new_mem_buf(buf, (int)len)) == NULL) {
@@ -1066,20 +1260,27 @@ parse_pem(struct parse_ctx *c, const unsigned char *buf, size_t len)
 		    strcmp(type, PEM_STRING_X509_TRUSTED) == 0) {
 			int trusted = strcmp(type, PEM_STRING_X509_TRUSTED) == 0;
 
-			x = trusted ? d2i_X509_AUX(NULL, &p, dlen) :
-			    d2i_X509(NULL, &p, dlen);
-			if (x == NULL || p != data + dlen) {
+			/* Trusted: the certificate, then its trust data. */
+			if ((x = lite_d2i(data, (size_t)dlen, &cert_len)) != NULL)
+				used = cert_len;
+			if (x != NULL && trusted && used < (size_t)dlen) {
+				p = data + used;
+				if ((aux = d2i_X509_CERT_AUX(NULL, &p,
+				    dlen - (long)used)) != NULL)
+					used = (size_t)(p - data);
+				X509_CERT_AUX_free(aux);
+				aux = NULL;
+			}
+			if (x == NULL || used != (size_t)dlen) {
 				st = fail(c, CM_ERR_INVALID, "PEM block %zu (%s) "
 				    "is not a valid certificate (%s)", block,
 				    type, x == NULL ? ossl_reason() :
 				    "trailing garbage");
 				goto out;
 			}
-			/* Trusted: the certificate without its trust data. */
-			if ((st = add_x509(c, x, trusted ? NULL : data,
-			    (size_t)dlen)) != CM_OK)
+			if ((st = add_cert(c, x, data, cert_len)) != CM_OK)
 				goto out;
-			X509_free(x);
+			lite_free(x);
 			x = NULL;
 		} else if (strcmp(type, PEM_STRING_PKCS7) == 0 ||
 		    strcmp(type, PEM_STRING_PKCS7_SIGNED) == 0 ||
@@ -1107,7 +1308,7 @@ parse_pem(struct parse_ctx *c, const unsigned char *buf, size_t len)
 		st = fail(c, CM_ERR_INVALID, "no certificate in the PEM data%s",
 		    c->list.had_private_key ? " (only a private key)" : "");
 out:
-	X509_free(x);
+	lite_free(x);
 	PKCS7_free(p7);
 	OPENSSL_secure_free(type);
 	OPENSSL_secure_free(header);
@@ -1300,11 +1501,11 @@ enum cm_status
 cm_cert_from_der(const unsigned char *der, size_t len, struct cm_cert **out,
     struct cm_err *err)
 {
-	const unsigned char *p = der;
 	const char *why = NULL;
 	enum cm_status st = CM_OK;
-	X509 *x = NULL;
+	CM_X509 *x = NULL;
 	BIO *scratch = NULL;
+	size_t used = 0;
 	int bits = 0;
 
 	ERR_set_mark();
@@ -1313,12 +1514,12 @@ cm_cert_from_der(const unsigned char *der, size_t len, struct cm_cert **out,
 		st = cm_err_set(err, CM_ERR_INVALID, "certificate: no DER data");
 		goto out;
 	}
-	if ((x = d2i_X509(NULL, &p, (long)len)) == NULL) {
+	if ((x = lite_d2i(der, len, &used)) == NULL) {
 		st = cm_err_set(err, CM_ERR_INVALID, "certificate: not a DER "
 		    "certificate (%s)", ossl_reason());
 		goto out;
 	}
-	if (p != der + len) {
+	if (used != len) {
 		st = cm_err_set(err, CM_ERR_INVALID, "certificate: trailing "
 		    "garbage after the DER certificate");
 		goto out;
@@ -1333,7 +1534,7 @@ cm_cert_from_der(const unsigned char *der, size_t len, struct cm_cert **out,
 		cm_err_set(err, st, "certificate: %s", why ? why :
 		    "out of memory");
 out:
-	X509_free(x);
+	lite_free(x);
 	BIO_free(scratch);
 	ERR_pop_to_mark();
 	return st;

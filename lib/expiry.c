@@ -74,3 +74,34 @@ cm_expiry_state_parse(const char *name, enum cm_expiry_state *out)
 		}
 	return -1;
 }
+
+int
+cm_expiry_due(cm_time not_after, cm_time now, int start_days,
+    int64_t frequency, const struct cm_notice_record *last,
+    enum cm_expiry_state *state)
+{
+	*state = cm_expiry_state(not_after, now, start_days);
+	if (*state == CM_STATE_VALID)
+		return 0;
+	if (last == NULL || last->notified_at == 0)
+		return 1;
+	if (last->notified_at > now)           /* a clock that went back */
+		return 1;
+	if (now - last->notified_at >= frequency)
+		return 1;
+	return last->notified_state != *state;
+}
+
+cm_time
+cm_expiry_next_run(const struct cm_schedule *s)
+{
+	int64_t period = s->hourly ? CM_HOUR : CM_DAY;
+	int64_t k;
+
+	if (s->last_run == 0 || s->started_at - s->last_run > CM_DAY)
+		return s->started_at;
+	if (s->last_run < s->started_at)
+		return s->started_at + period;
+	k = (s->last_run - s->started_at) / period + 1;
+	return s->started_at + k * period;
+}

@@ -62,7 +62,8 @@ static int
 is_atext(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+	    (c >= '0' && c <= '9') ||
+	    (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
 static int
@@ -816,7 +817,8 @@ read_cb(char *dst, size_t size, size_t nmemb, void *ud)
 	size_t room = size * nmemb, left = u->len - u->off;
 	size_t n = left < room ? left : room;
 
-	memcpy(dst, u->p + u->off, n);
+	if (n > 0)
+		memcpy(dst, u->p + u->off, n);
 	u->off += n;
 	return n;
 }
@@ -910,7 +912,7 @@ cm_mail_send(const struct cm_smtp_config *cfg, const struct cm_strlist *to,
 	char last[CM_MAIL_REPLY_MAX];
 	char url[320], shown[ESC_MAX + 8], ebuf[CURL_ERROR_SIZE];
 	enum cm_status rc = CM_OK;
-	int perm = 1, port;
+	int perm = 0, port;
 	long timeout, code = 0;
 	const char *why;
 	CURLcode cc;
@@ -920,7 +922,7 @@ cm_mail_send(const struct cm_smtp_config *cfg, const struct cm_strlist *to,
 	url[0] = '\0';
 	if (reply != NULL && reply_len > 0)
 		reply[0] = '\0';
-	if (cfg == NULL || to == NULL || (msg == NULL && len > 0)) {
+	if (cfg == NULL || to == NULL || msg == NULL || len == 0) {
 		rc = cm_err_set(err, CM_ERR_INVALID,
 		    "sending mail: no configuration, recipients or message");
 		goto out;
@@ -1068,14 +1070,15 @@ cm_mail_send(const struct cm_smtp_config *cfg, const struct cm_strlist *to,
 	    "sending mail via %s failed (%s): %s%s%s", url,
 	    perm ? "permanent" : "temporary",
 	    ebuf[0] != '\0' ? ebuf : curl_easy_strerror(cc),
-	    last[0] != '\0' ? "; server replied: " : "", last);
+	    last[0] != '\0' ? "; last server reply: " : "", last);
 out:
 	/* a QUIT reply may still arrive during cleanup, into `seen` */
 	if (h != NULL)
 		curl_easy_cleanup(h);
 	free(seen);
 	curl_slist_free_all(rcpt);
+	/* invalid arguments stay invalid; out of memory may pass */
 	if (permanent != NULL)
-		*permanent = rc == CM_OK ? 0 : perm;
+		*permanent = rc == CM_ERR_INVALID ? 1 : rc == CM_ERR_IO ? perm : 0;
 	return rc;
 }

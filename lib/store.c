@@ -129,6 +129,40 @@ static const char *const migrations[] = {
 	"CREATE TABLE settings ("
 	"  key TEXT PRIMARY KEY, value TEXT NOT NULL,"
 	"  updated_at INTEGER NOT NULL);",
+
+	/* 1 -> 2: the Certificate Expiry Monitor: notices and alarms per row,
+	 * the services' schedule, the mail outbox */
+	"ALTER TABLE unit_certs ADD COLUMN notified_at INTEGER;"
+	"ALTER TABLE unit_certs ADD COLUMN notified_state TEXT;"
+	"ALTER TABLE unit_certs ADD COLUMN alarm_state TEXT;"
+	"CREATE TABLE services ("
+	"  name TEXT PRIMARY KEY,"
+	"  running INTEGER NOT NULL DEFAULT 1,"
+	"  started_at INTEGER NOT NULL,"
+	"  last_run INTEGER,"
+	"  last_duration_ms INTEGER,"
+	"  next_run INTEGER,"
+	"  last_result TEXT);"
+	"INSERT INTO services (name, started_at)"
+	"  SELECT 'expiry-monitor', CAST(value AS INTEGER) FROM meta"
+	"  WHERE key = 'created_at';"
+	"INSERT INTO services (name, started_at)"
+	"  SELECT 'revocation-check', CAST(value AS INTEGER) FROM meta"
+	"  WHERE key = 'created_at';"
+	"CREATE TABLE outbox ("
+	"  id INTEGER PRIMARY KEY,"
+	"  message_id TEXT NOT NULL UNIQUE,"
+	"  created_at INTEGER NOT NULL,"
+	"  recipients TEXT NOT NULL,"
+	"  subject TEXT NOT NULL,"
+	"  message BLOB NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_attempt_at INTEGER NOT NULL,"
+	"  last_error TEXT,"
+	"  last_reply TEXT,"
+	"  sent_at INTEGER);"
+	"CREATE INDEX outbox_due ON outbox (state, next_attempt_at);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1395,4 +1429,332 @@ out:
 		return rc;
 	}
 	return cm_store_commit(st, err);
+}
+
+/* ---- the monitor's records ---------------------------------------------- */
+
+static int
+state_from_text(const char *t)
+{
+	enum cm_expiry_state s;
+
+	if (t == NULL || cm_expiry_state_parse(t, &s) != 0)
+		return -1;
+	return (int)s;
+}
+
+enum cm_status
+cm_store_monitor_rows(struct cm_store *st, cm_time not_after_max,
+    int include_lsc, cm_monitor_row_fn fn, void *arg, struct cm_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	struct cm_monitor_row row;
+	enum cm_status rc = CM_OK;
+	int r, ns;
+
+	if (sqlite3_prepare_v2(st->db,
+	    "SELECT u.unit, n.kind, c.fingerprint, c.subject_cn, c.issuer_cn,"
+	    " c.serial, c.not_after, u.notified_at, u.notified_state,"
+	    " u.alarm_state"
+	    " FROM unit_certs u JOIN certs c ON c.id = u.cert_id"
+	    " JOIN units n ON n.name = u.unit"
+	    " WHERE u.replaced_at IS NULL AND c.not_after <= ?1"
+	    " AND (?2 OR n.kind <> 'lsc')"
+	    " ORDER BY c.not_after, u.unit, c.fingerprint", -1, &s, NULL) !=
+	    SQLITE_OK) {
+		rc = db_error(st, err, "listing monitored certificates");
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, not_after_max);
+	sqlite3_bind_int(s, 2, include_lsc != 0);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		memset(&row, 0, sizeof(row));
+		row.unit = col_text(s, 0);
+		row.unit_kind = kind_from_text(col_text(s, 1));
+		row.fingerprint = col_text(s, 2);
+		row.subject_cn = col_text(s, 3);
+		row.issuer_cn = col_text(s, 4);
+		row.serial_hex = col_text(s, 5);
+		row.not_after = sqlite3_column_int64(s, 6);
+		row.notice.notified_at = sqlite3_column_int64(s, 7);
+		ns = state_from_text(col_text_or_null(s, 8));
+		row.notice.notified_state = ns < 0 ? CM_STATE_VALID :
+		    (enum cm_expiry_state)ns;
+		if (ns < 0)
+			row.notice.notified_at = 0;
+		row.alarm_state = state_from_text(col_text_or_null(s, 9));
+		if (fn(&row, arg) != 0)
+			goto out;
+	}
+	if (r != SQLITE_DONE)
+		rc = db_error(st, err, "listing monitored certificates");
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* Sets one text column plus optionally notified_at of a unit_certs row. */
+static enum cm_status
+row_set(struct cm_store *st, const char *sql, const char *unit,
+    const char *fp, const char *text, cm_time at, struct cm_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	enum cm_status rc = CM_OK;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		rc = db_error(st, err, "recording a notice");
+		goto out;
+	}
+	bind_text(s, 1, unit);
+	bind_text(s, 2, fp);
+	bind_text(s, 3, text);
+	if (sqlite3_bind_parameter_count(s) >= 4)
+		sqlite3_bind_int64(s, 4, at);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = db_error(st, err, "recording a notice");
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+enum cm_status
+cm_store_notice_set(struct cm_store *st, const char *unit, const char *fp,
+    cm_time at, enum cm_expiry_state state, struct cm_err *err)
+{
+	return row_set(st, "UPDATE unit_certs SET notified_state = ?3,"
+	    " notified_at = ?4 WHERE unit = ?1 AND cert_id ="
+	    " (SELECT id FROM certs WHERE fingerprint = ?2)", unit, fp,
+	    cm_expiry_state_name(state), at, err);
+}
+
+enum cm_status
+cm_store_alarm_state_set(struct cm_store *st, const char *unit,
+    const char *fp, enum cm_expiry_state state, struct cm_err *err)
+{
+	return row_set(st, "UPDATE unit_certs SET alarm_state = ?3"
+	    " WHERE unit = ?1 AND cert_id ="
+	    " (SELECT id FROM certs WHERE fingerprint = ?2)", unit, fp,
+	    cm_expiry_state_name(state), 0, err);
+}
+
+/* ---- services ------------------------------------------------------------ */
+
+enum cm_status
+cm_store_service_get(struct cm_store *st, const char *name,
+    struct cm_service *out, struct cm_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	enum cm_status rc = CM_OK;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (sqlite3_prepare_v2(st->db, "SELECT name, running, started_at,"
+	    " last_run, last_duration_ms, next_run, last_result FROM services"
+	    " WHERE name = ?1", -1, &s, NULL) != SQLITE_OK) {
+		rc = db_error(st, err, "reading a service");
+		goto out;
+	}
+	bind_text(s, 1, name);
+	if ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		snprintf(out->name, sizeof(out->name), "%s", col_text(s, 0));
+		out->running = sqlite3_column_int(s, 1);
+		out->started_at = sqlite3_column_int64(s, 2);
+		out->last_run = sqlite3_column_int64(s, 3);
+		out->last_duration_ms = sqlite3_column_int64(s, 4);
+		out->next_run = sqlite3_column_int64(s, 5);
+		snprintf(out->last_result, sizeof(out->last_result), "%s",
+		    col_text(s, 6));
+	} else if (r == SQLITE_DONE) {
+		rc = cm_err_set(err, CM_ERR_NOTFOUND, "unknown service '%.40s'",
+		    name);
+	} else {
+		rc = db_error(st, err, "reading a service");
+	}
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+enum cm_status
+cm_store_service_put(struct cm_store *st, const struct cm_service *svc,
+    struct cm_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	enum cm_status rc = CM_OK;
+
+	if (sqlite3_prepare_v2(st->db, "UPDATE services SET running = ?2,"
+	    " started_at = ?3, last_run = nullif(?4, 0),"
+	    " last_duration_ms = ?5, next_run = nullif(?6, 0),"
+	    " last_result = ?7 WHERE name = ?1", -1, &s, NULL) != SQLITE_OK) {
+		rc = db_error(st, err, "writing a service");
+		goto out;
+	}
+	bind_text(s, 1, svc->name);
+	sqlite3_bind_int(s, 2, svc->running != 0);
+	sqlite3_bind_int64(s, 3, svc->started_at);
+	sqlite3_bind_int64(s, 4, svc->last_run);
+	sqlite3_bind_int64(s, 5, svc->last_duration_ms);
+	sqlite3_bind_int64(s, 6, svc->next_run);
+	bind_text(s, 7, svc->last_result);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = db_error(st, err, "writing a service");
+	else if (sqlite3_changes(st->db) != 1)
+		rc = cm_err_set(err, CM_ERR_NOTFOUND, "unknown service '%.40s'",
+		    svc->name);
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* ---- the outbox ------------------------------------------------------------ */
+
+enum cm_status
+cm_store_outbox_add(struct cm_store *st, const char *message_id,
+    const char *recipients, const char *subject, const char *message,
+    size_t len, cm_time now, struct cm_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	enum cm_status rc = CM_OK;
+
+	if (sqlite3_prepare_v2(st->db, "INSERT INTO outbox (message_id,"
+	    " created_at, recipients, subject, message, state, next_attempt_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?2)", -1, &s, NULL) !=
+	    SQLITE_OK) {
+		rc = db_error(st, err, "queueing a message");
+		goto out;
+	}
+	bind_text(s, 1, message_id);
+	sqlite3_bind_int64(s, 2, now);
+	bind_text(s, 3, recipients);
+	bind_text(s, 4, subject);
+	sqlite3_bind_blob(s, 5, message, (int)len, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = db_error(st, err, "queueing a message");
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+enum cm_status
+cm_store_outbox_list(struct cm_store *st, cm_time due_by, int include_sent,
+    cm_outbox_fn fn, void *arg, struct cm_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	struct cm_outbox_msg m;
+	enum cm_status rc = CM_OK;
+	const char *sql;
+	int r;
+
+	if (due_by != 0)
+		sql = "SELECT id, message_id, created_at, recipients, subject,"
+		    " message, state, attempts, next_attempt_at, last_error,"
+		    " last_reply, sent_at FROM outbox WHERE state <> 'sent'"
+		    " AND next_attempt_at <= ?1 ORDER BY id";
+	else
+		sql = "SELECT id, message_id, created_at, recipients, subject,"
+		    " message, state, attempts, next_attempt_at, last_error,"
+		    " last_reply, sent_at FROM outbox WHERE state <> 'sent' OR ?2"
+		    " ORDER BY id DESC";
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		rc = db_error(st, err, "reading the outbox");
+		goto out;
+	}
+	if (due_by != 0)
+		sqlite3_bind_int64(s, 1, due_by);
+	else
+		sqlite3_bind_int(s, 2, include_sent != 0);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		memset(&m, 0, sizeof(m));
+		m.id = sqlite3_column_int64(s, 0);
+		m.message_id = col_text(s, 1);
+		m.created_at = sqlite3_column_int64(s, 2);
+		m.recipients = col_text(s, 3);
+		m.subject = col_text(s, 4);
+		m.message = sqlite3_column_blob(s, 5);
+		m.message_len = (size_t)sqlite3_column_bytes(s, 5);
+		m.state = col_text(s, 6);
+		m.attempts = sqlite3_column_int(s, 7);
+		m.next_attempt_at = sqlite3_column_int64(s, 8);
+		m.last_error = col_text_or_null(s, 9);
+		m.last_reply = col_text_or_null(s, 10);
+		m.sent_at = sqlite3_column_int64(s, 11);
+		if (fn(&m, arg) != 0)
+			goto out;
+	}
+	if (r != SQLITE_DONE)
+		rc = db_error(st, err, "reading the outbox");
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+enum cm_status
+cm_store_outbox_sent(struct cm_store *st, int64_t id, cm_time at,
+    const char *reply, struct cm_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	enum cm_status rc = CM_OK;
+
+	if (sqlite3_prepare_v2(st->db, "UPDATE outbox SET state = 'sent',"
+	    " sent_at = ?2, attempts = attempts + 1, last_reply = ?3,"
+	    " last_error = NULL WHERE id = ?1", -1, &s, NULL) != SQLITE_OK) {
+		rc = db_error(st, err, "marking a message sent");
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, at);
+	bind_text(s, 3, reply);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = db_error(st, err, "marking a message sent");
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+enum cm_status
+cm_store_outbox_failed(struct cm_store *st, int64_t id,
+    cm_time next_attempt_at, const char *error, const char *reply, int final,
+    struct cm_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	enum cm_status rc = CM_OK;
+
+	if (sqlite3_prepare_v2(st->db, "UPDATE outbox SET attempts ="
+	    " attempts + 1, next_attempt_at = ?2, last_error = ?3,"
+	    " last_reply = ?4, state = CASE WHEN ?5 THEN 'failed' ELSE"
+	    " 'pending' END WHERE id = ?1", -1, &s, NULL) != SQLITE_OK) {
+		rc = db_error(st, err, "recording a failed delivery");
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, next_attempt_at);
+	bind_text(s, 3, error);
+	bind_text(s, 4, reply);
+	sqlite3_bind_int(s, 5, final != 0);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = db_error(st, err, "recording a failed delivery");
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+enum cm_status
+cm_store_outbox_depth(struct cm_store *st, int64_t *pending, int64_t *failed,
+    struct cm_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	enum cm_status rc = CM_OK;
+
+	*pending = *failed = 0;
+	if (sqlite3_prepare_v2(st->db, "SELECT coalesce(sum(state = 'pending'),"
+	    " 0), coalesce(sum(state = 'failed'), 0) FROM outbox", -1, &s,
+	    NULL) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
+		rc = db_error(st, err, "reading the outbox");
+		goto out;
+	}
+	*pending = sqlite3_column_int64(s, 0);
+	*failed = sqlite3_column_int64(s, 1);
+out:
+	sqlite3_finalize(s);
+	return rc;
 }

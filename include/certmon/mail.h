@@ -30,7 +30,7 @@
 #define CM_MAIL_SUBJECT_MAX 900     /* bytes of subject (UTF-8) */
 #define CM_MAIL_BODY_MAX (8 * 1024 * 1024) /* bytes of body */
 #define CM_MAIL_MSGID_MAX 300       /* bytes of a Message-ID with <> */
-#define CM_MAIL_REPLY_MAX 512       /* a useful size for cm_mail_send's reply */
+#define CM_MAIL_REPLY_MAX 512       /* a good size for cm_mail_send's reply */
 
 /* Returns 1 when addr is an acceptable mailbox, 0 otherwise (also for NULL).
  * Accepted: ASCII `local@domain`, at most 254 bytes; the local part is a
@@ -126,23 +126,30 @@ struct cm_smtp_config {
  * insecure_skip_verify; TLS 1.2 at least.
  * Returns CM_OK only after the server answered 250 to the end of data.
  * reply (when not NULL and reply_len > 0) receives the server's last reply
- * line, one printable line, e.g. "250 2.0.0 Ok: queued as 4F2A1" (or just
- * the code, e.g. "250", when the text is not available; "" when the server
- * never answered) - on success and on failure alike.
- * *permanent (when not NULL) is set on failure: 1 when retrying the same
- * message cannot help by itself - the server replied 5xx (e.g. 550 unknown
- * recipient, 554 rejected, 535 bad credentials) or the arguments are invalid
- * -, 0 for temporary failures: connection refused or reset, DNS, timeout,
- * TLS failure (including a server without STARTTLS or a certificate that
- * does not verify), or a 4xx reply. Suggested outbox policy: retry
- * temporary failures with backoff; retry permanent ones only at the backoff
- * cap (an admin may fix the server or the address; mail is never dropped)
- * and raise the mail-failure alarm for both.
+ * line with the last status code (CURLINFO_RESPONSE_CODE; a later "221 Bye"
+ * to QUIT is skipped) as one printable line - e.g. "250 2.0.0 Ok: queued as
+ * 4F2A1" on success, "550 5.1.1 <x@y>: no such user" on failure -, just the
+ * code ("250") when its text is not available, "" when the server never
+ * answered. Worth storing with the outbox entry: it is the only receipt.
+ * *permanent (when not NULL) classifies the result: 1 when retrying the
+ * same message cannot help by itself - the server replied 5xx (e.g. 550
+ * unknown recipient, 554 rejected, 535 bad credentials, 530 STARTTLS
+ * required) or the arguments are invalid; 0 on success and for temporary
+ * failures - connection refused or reset, DNS, timeout, TLS failure
+ * (including a server without STARTTLS, or a certificate that does not
+ * verify), a 4xx reply, out of memory.
+ * Suggested outbox policy: retry temporary failures with backoff; retry
+ * permanent ones only at the backoff cap (an admin may fix the server or
+ * the address; mail is never dropped); raise the mail-failure alarm for
+ * both. Note a timeout after the end of data may still have delivered the
+ * message: the retry then duplicates it under the same Message-ID.
  * Errors: CM_ERR_INVALID (bad cfg: host, port, from, a recipient, no
- * recipient, credentials without TLS), CM_ERR_IO (the delivery failed; the
- * message names the server URL, the libcurl reason and the reply line),
- * CM_ERR_NOMEM, CM_ERR_INTERNAL (libcurl could not be initialised).
- * Blocking for at most about timeout_ms; no signals (CURLOPT_NOSIGNAL);
+ * recipient, credentials without TLS; empty msg), CM_ERR_IO (delivery
+ * failed; the message names the server URL, the libcurl reason and the
+ * reply line), CM_ERR_NOMEM, CM_ERR_INTERNAL (libcurl init failed).
+ * Blocks for at most about timeout_ms, or twice that when the server hangs
+ * (libcurl then also waits up to timeout_ms for the reply to its QUIT); no
+ * signals (CURLOPT_NOSIGNAL); never through a proxy; never prints;
  * thread-safe: curl_global_init runs once under pthread_once. */
 enum cm_status cm_mail_send(const struct cm_smtp_config *cfg,
     const struct cm_strlist *to, const char *msg, size_t len, char *reply,

@@ -16,6 +16,7 @@
 #include "certmon/cert.h"
 #include "certmon/clock.h"
 #include "certmon/err.h"
+#include "certmon/expiry.h"
 
 struct cm_store;
 
@@ -234,5 +235,106 @@ enum cm_status cm_store_setting_get(struct cm_store *st, const char *key,
 enum cm_status cm_store_settings_set(struct cm_store *st, const char **keys,
     const char **values, size_t n, const char *actor, cm_time now,
     struct cm_err *err);
+
+/* ---- the Certificate Expiry Monitor's records ---------------------------- */
+
+/* A certificate the monitor looks at: a current row of a unit. */
+struct cm_monitor_row {
+	const char *unit;
+	enum cm_unit_kind unit_kind;
+	const char *fingerprint;
+	const char *subject_cn;
+	const char *issuer_cn;
+	const char *serial_hex;
+	cm_time not_after;
+	struct cm_notice_record notice;   /* last notification */
+	int alarm_state;                  /* state last alarmed, -1 = none */
+};
+
+typedef int (*cm_monitor_row_fn)(const struct cm_monitor_row *row, void *arg);
+
+/* Calls fn for each current row with notAfter <= not_after_max (leaving
+ * out lsc units unless include_lsc), soonest notAfter first. */
+enum cm_status cm_store_monitor_rows(struct cm_store *st,
+    cm_time not_after_max, int include_lsc, cm_monitor_row_fn fn, void *arg,
+    struct cm_err *err);
+
+/* Records a notification about (unit, fingerprint) at `at` in `state`. */
+enum cm_status cm_store_notice_set(struct cm_store *st, const char *unit,
+    const char *fingerprint, cm_time at, enum cm_expiry_state state,
+    struct cm_err *err);
+
+/* Records the state last alarmed for (unit, fingerprint). */
+enum cm_status cm_store_alarm_state_set(struct cm_store *st,
+    const char *unit, const char *fingerprint, enum cm_expiry_state state,
+    struct cm_err *err);
+
+/* ---- services ------------------------------------------------------------ */
+
+#define CM_SERVICE_EXPIRY "expiry-monitor"
+#define CM_SERVICE_REVOCATION "revocation-check"
+
+struct cm_service {
+	char name[32];
+	int running;             /* Running (1) or Stopped (0) */
+	cm_time started_at;      /* last (re)start */
+	cm_time last_run;        /* last completed run, 0 = never */
+	int64_t last_duration_ms;
+	cm_time next_run;        /* as last computed, 0 = unknown */
+	char last_result[256];
+};
+
+/* Reads one service; CM_ERR_NOTFOUND for an unknown name. */
+enum cm_status cm_store_service_get(struct cm_store *st, const char *name,
+    struct cm_service *out, struct cm_err *err);
+
+/* Writes every field of svc (matched by name). */
+enum cm_status cm_store_service_put(struct cm_store *st,
+    const struct cm_service *svc, struct cm_err *err);
+
+/* ---- the mail outbox ----------------------------------------------------- */
+
+struct cm_outbox_msg {
+	int64_t id;
+	const char *message_id;
+	cm_time created_at;
+	const char *recipients;       /* ';'-separated */
+	const char *subject;
+	const char *message;          /* the composed RFC 5322 message */
+	size_t message_len;
+	const char *state;            /* "pending", "sent", "failed" */
+	int attempts;
+	cm_time next_attempt_at;
+	const char *last_error;       /* or NULL */
+	const char *last_reply;       /* the server's last reply, or NULL */
+	cm_time sent_at;              /* 0 until sent */
+};
+
+typedef int (*cm_outbox_fn)(const struct cm_outbox_msg *m, void *arg);
+
+/* Queues a composed message as pending, due at `now`. */
+enum cm_status cm_store_outbox_add(struct cm_store *st,
+    const char *message_id, const char *recipients, const char *subject,
+    const char *message, size_t len, cm_time now, struct cm_err *err);
+
+/* Calls fn for messages: with due_by != 0 only unsent ones due by then
+ * (oldest first); with due_by == 0 every unsent one plus sent ones when
+ * include_sent (newest first). */
+enum cm_status cm_store_outbox_list(struct cm_store *st, cm_time due_by,
+    int include_sent, cm_outbox_fn fn, void *arg, struct cm_err *err);
+
+/* Marks message id sent at `at` with the server's reply. */
+enum cm_status cm_store_outbox_sent(struct cm_store *st, int64_t id,
+    cm_time at, const char *reply, struct cm_err *err);
+
+/* Records a failed attempt: attempts + 1, next attempt, error and reply;
+ * state becomes "failed" when final, else stays "pending". */
+enum cm_status cm_store_outbox_failed(struct cm_store *st, int64_t id,
+    cm_time next_attempt_at, const char *error, const char *reply,
+    int final, struct cm_err *err);
+
+/* Counts unsent messages (pending and failed). */
+enum cm_status cm_store_outbox_depth(struct cm_store *st, int64_t *pending,
+    int64_t *failed, struct cm_err *err);
 
 #endif

@@ -11,16 +11,20 @@ SMTP_BODY in tests/unit/test_mail.c): keep the constants below in sync.
 
 import email
 import email.policy
+import importlib.util
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from smtpd import SmtpServer  # noqa: E402
+# smtpd.py by path: the name "smtpd" is also a (deprecated) stdlib module
+_spec = importlib.util.spec_from_file_location(
+    "certmon_test_smtpd", Path(__file__).resolve().parent / "smtpd.py")
+_smtpd = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_smtpd)
+SmtpServer = _smtpd.SmtpServer
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("CERTMON_TEST_MAIL_BIN",

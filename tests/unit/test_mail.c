@@ -668,7 +668,8 @@ test_compose_body(void **state)
 	    ".leading dot line\n"
 	    ".\n"
 	    "..two dots\n"
-	    "tomcat  CN=web01.example.com  Gr\xc3\xbc\xc3\x9f\x65 \xe6\x9d\xb1\xe4\xba\xac\r\n"
+	    "tomcat  CN=web01.example.com  Gr\xc3\xbc\xc3\x9f\x65 "
+	    "\xe6\x9d\xb1\xe4\xba\xac\r\n"
 	    "trailing space \n"
 	    "trailing tab\t\n"
 	    "a=b =3D literal\n"
@@ -683,7 +684,8 @@ test_compose_body(void **state)
 	    ".leading dot line\n"
 	    ".\n"
 	    "..two dots\n"
-	    "tomcat  CN=web01.example.com  Gr\xc3\xbc\xc3\x9f\x65 \xe6\x9d\xb1\xe4\xba\xac\n"
+	    "tomcat  CN=web01.example.com  Gr\xc3\xbc\xc3\x9f\x65 "
+	    "\xe6\x9d\xb1\xe4\xba\xac\n"
 	    "trailing space \n"
 	    "trailing tab\t\n"
 	    "a=b =3D literal\n"
@@ -948,6 +950,18 @@ test_send_invalid(void **state)
 			    err.msg, cases[i].in_msg);
 		assert_null(strchr(err.msg, '\n'));
 	}
+	{
+		struct cm_smtp_config cfg = {.host = "127.0.0.1",
+		    .from = "a@example.org"};
+		struct cm_err err;
+		int perm = -1;
+
+		assert_int_equal(cm_mail_send(&cfg, &good, "", 0, NULL, 0,
+		    &perm, &err), CM_ERR_INVALID);
+		assert_int_equal(perm, 1);
+		assert_int_equal(cm_mail_send(&cfg, &good, NULL, 10, NULL, 0,
+		    NULL, NULL), CM_ERR_INVALID);
+	}
 }
 
 /* A port where nothing listens: a bound socket without listen() answers
@@ -999,11 +1013,13 @@ test_send_connection_refused(void **state)
 /* The message test_smtp_lib.py expects (keep in sync). */
 #define SMTP_FROM "certmon@example.org"
 #define SMTP_TO "ops@example.com; pki-team@example.net"
-#define SMTP_SUBJECT "Zertifikat l\xc3\xa4uft ab: tomcat\r\nBcc: evil@example.org"
+#define SMTP_SUBJECT \
+	"Zertifikat l\xc3\xa4uft ab: tomcat\r\nBcc: evil@example.org"
 #define SMTP_BODY \
 	"Certificates expiring within 30 days:\n" \
 	"\n" \
-	"tomcat  CN=web01.example.com  expires 2027-02-01T00:00:00Z (\xe6\x9d\xb1\xe4\xba\xac)\n" \
+	"tomcat  CN=web01.example.com  expires 2027-02-01T00:00:00Z " \
+	"(\xe6\x9d\xb1\xe4\xba\xac)\n" \
 	".leading dot\n" \
 	".\n" \
 	"..two dots\n" \
