@@ -91,6 +91,10 @@ int cmd_unit(struct cli *c, int argc, char **argv);
 int cmd_cert(struct cli *c, int argc, char **argv);
 int cmd_inspect(struct cli *c, int argc, char **argv);
 int cmd_events(struct cli *c, int argc, char **argv);
+int cmd_monitor(struct cli *c, int argc, char **argv);
+int cmd_smtp(struct cli *c, int argc, char **argv);
+int cmd_mail(struct cli *c, int argc, char **argv);
+int cmd_service(struct cli *c, int argc, char **argv);
 
 /* Adds the fields of a parsed certificate (SANs, EKUs, URLs, ...) to obj. */
 struct cm_cert;

@@ -3,11 +3,13 @@
  * and dispatch to the command groups.
  */
 #include <pwd.h>
+#include <syslog.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "certmon/log.h"
 #include "cli.h"
 
 #define CERTMON_VERSION "0.1.0"
@@ -20,6 +22,10 @@ static const struct {
 	{"unit", cmd_unit, "list, add and remove units"},
 	{"cert", cmd_cert, "upload, list, show, export, delete certificates"},
 	{"inspect", cmd_inspect, "print the fields of certificate files"},
+	{"monitor", cmd_monitor, "the Certificate Expiry Monitor: settings, runs"},
+	{"smtp", cmd_smtp, "the mail server for notifications"},
+	{"mail", cmd_mail, "the outbox of notification mail"},
+	{"service", cmd_service, "start, stop, restart the services"},
 	{"events", cmd_events, "the audit and alarm log"},
 };
 
@@ -33,6 +39,14 @@ usage(FILE *fp)
 		fprintf(fp, "  %-10s %s\n", groups[i].name, groups[i].help);
 	fprintf(fp, "\nTimes are ISO 8601 UTC (2027-01-31T12:00:00Z); "
 	    "CERTMON_NOW=TIME makes certmon act as if it were then.\n");
+}
+
+/* Alarms and log lines of the library go to syslog. */
+static void
+syslog_sink(enum cm_log_level level, const char *line, void *arg)
+{
+	(void)arg;
+	syslog((int)level, "%s", line);
 }
 
 static void
@@ -56,6 +70,8 @@ main(int argc, char **argv)
 	if (c.db_path == NULL || c.db_path[0] == '\0')
 		c.db_path = "./certmon.db";
 	set_actor(&c);
+	openlog("certmon", LOG_PID, LOG_DAEMON);
+	cm_log_set_sink(syslog_sink, NULL);
 	c.now = cm_clock_now();
 	now_text = getenv("CERTMON_NOW");
 	if (now_text != NULL && now_text[0] != '\0' &&
@@ -99,5 +115,6 @@ main(int argc, char **argv)
 	usage(stderr);
 out:
 	cm_store_close(c.store);
+	closelog();
 	return code;
 }

@@ -1124,18 +1124,18 @@ take_pkcs12(struct parse_ctx *c, PKCS12 *p12)
 				bags = PKCS12_unpack_p7encdata(p7, cand[j],
 				    cand[j] ? -1 : 0);
 			if (bags == NULL) {
-				char alg[80];
+				char *alg = oid_text(ec->algorithm->algorithm,
+				    0);
 
-				OBJ_obj2txt(alg, sizeof(alg),
-				    ec->algorithm->algorithm, 0);
 				if (verified)
 					st = fail(c, CM_ERR_INVALID,
 					    "cannot decrypt the PKCS#12 "
-					    "certificates (%s: %s)", alg,
-					    ossl_reason());
+					    "certificates (%s: %s)",
+					    alg ? alg : "?", ossl_reason());
 				else
 					st = fail(c, CM_ERR_INVALID,
 					    "wrong or missing PKCS#12 password");
+				free(alg);
 				goto out;
 			}
 			break;

@@ -294,6 +294,10 @@ test_key_types(void **state)
 		{ "ed25519.pem", "Ed25519", "ED25519", 256 },
 		{ "leaf.pem", "RSA", "ecdsa-with-SHA256", 2048 },
 		{ "v1.pem", "RSA", "sha256WithRSAEncryption", 2048 },
+		/* Read through OpenSSL's key loading. */
+		{ "ed448.pem", "Ed448", "ED448", 456 },
+		{ "pss.pem", "RSA-PSS", "rsassaPss", 2048 },
+		{ "explicit.pem", "EC", "ecdsa-with-SHA256", 256 },
 	};
 	size_t i;
 
@@ -490,6 +494,61 @@ test_sanitize(void **state)
 	cm_cert_list_clear(&list);
 }
 
+/* A NUL in the subject CN: U+FFFD in subject_cn, escaped in subject. */
+static void
+test_sanitize_nul_cn(void **state)
+{
+	struct cm_cert_list list = { 0 };
+	struct cm_err err = { 0 };
+	size_t len, i;
+	unsigned char *der = slurp("leaf.der", &len);
+
+	(void)state;
+	for (i = 0; i + 16 <= len; i++)
+		if (memcmp(der + i, "leaf.example.com", 16) == 0)
+			break;          /* the first one is the subject's */
+	assert_true(i + 16 <= len);
+	der[i + 4] = 0x00;
+	der[i + 5] = 0x01;
+	assert_int_equal(cm_cert_parse(der, len, "nul.der", NULL, &list, &err),
+	    CM_OK);
+	assert_string_equal(list.v[0]->subject_cn,
+	    "leaf\xef\xbf\xbd\x01" "xample.com");
+	assert_string_equal(list.v[0]->subject,
+	    "CN=leaf\\00\\01xample.com,O=Certmon Test,C=FR");
+	free(der);
+	cm_cert_list_clear(&list);
+}
+
+/* More certificates than the cap in one input. */
+static void
+test_count_cap(void **state)
+{
+	struct cm_cert_list list = { 0 };
+	struct cm_err err = { 0 };
+	struct cm_parse_opts o = { .max_bytes = 16 * 1024 * 1024 };
+	size_t len, i, n = 10001;
+	unsigned char *pem = slurp("ca.pem", &len);
+	unsigned char *big = malloc(len * n);
+
+	(void)state;
+	assert_non_null(big);
+	for (i = 0; i < n; i++)
+		memcpy(big + i * len, pem, len);
+	assert_int_equal(cm_cert_parse(big, len * n, "many.pem", &o, &list,
+	    &err), CM_ERR_TOOBIG);
+	assert_string_equal(err.msg,
+	    "many.pem: more than 10000 certificates in one input");
+	assert_int_equal(list.n, 0);
+	/* 10000 is fine. */
+	assert_int_equal(cm_cert_parse(big, len * (n - 1), "many.pem", &o,
+	    &list, &err), CM_OK);
+	assert_int_equal(list.n, n - 1);
+	free(big);
+	free(pem);
+	cm_cert_list_clear(&list);
+}
+
 /* ---- other functions -------------------------------------------------------------- */
 
 static void
@@ -649,6 +708,8 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_parse_buffer),
 		cmocka_unit_test(test_sanitize),
+		cmocka_unit_test(test_sanitize_nul_cn),
+		cmocka_unit_test(test_count_cap),
 		cmocka_unit_test(test_from_der_to_pem),
 		cmocka_unit_test(test_signed_by),
 		cmocka_unit_test(test_list),
