@@ -39,6 +39,8 @@
 
 #define MAX_CERTS_PER_INPUT 10000   /* certificates in one input */
 #define MAX_P12_NESTING 4           /* nested safeContents bags */
+#define P12_WORK_FACTOR 4           /* all key derivations of a PKCS#12:
+                                     * at most 4 times max_p12_iter */
 #define MAX_OID_BYTES 64            /* longer OIDs are not turned to text */
 #define READ_CHUNK (64 * 1024)
 
@@ -1028,6 +1030,23 @@ take_bags(struct parse_ctx *c, const STACK_OF(PKCS12_SAFEBAG) *bags,
 	return st;
 }
 
+/* Counts `iter` more key-derivation iterations against the budget of a
+ * PKCS#12 file (so many encrypted safes cannot add up); returns 0 when the
+ * budget is exceeded (then the error is set). */
+static int
+p12_spend(struct parse_ctx *c, int64_t *work, int64_t iter)
+{
+	int64_t budget = (int64_t)c->max_p12_iter * P12_WORK_FACTOR;
+
+	if (iter > budget - *work) {
+		fail(c, CM_ERR_TOOBIG, "PKCS#12 needs more than %lld "
+		    "key-derivation iterations in all", (long long)budget);
+		return 0;
+	}
+	*work += iter;
+	return 1;
+}
+
 /* Adds the certificates of a PKCS#12 file. */
 static enum cm_status
 take_pkcs12(struct parse_ctx *c, PKCS12 *p12)
@@ -1037,6 +1056,7 @@ take_pkcs12(struct parse_ctx *c, PKCS12 *p12)
 	const char *cand[2];
 	int ncand, i, j, verified = 0;
 	enum cm_status st = CM_OK;
+	int64_t work = 0;
 
 	if (c->password != NULL) {
 		cand[0] = c->password;
@@ -1054,6 +1074,8 @@ take_pkcs12(struct parse_ctx *c, PKCS12 *p12)
 		PKCS12_get0_mac(NULL, NULL, NULL, &iter, p12);
 		if (iter != NULL && !ASN1_INTEGER_get_int64(&it, iter))
 			it = INT64_MAX;
+		if (it < 1)             /* what OpenSSL does with it */
+			it = 1;
 		if (it > c->max_p12_iter) {
 			st = fail(c, CM_ERR_TOOBIG,
 			    "PKCS#12 MAC iterations %lld above the cap %ld",
@@ -1061,6 +1083,10 @@ take_pkcs12(struct parse_ctx *c, PKCS12 *p12)
 			goto out;
 		}
 		for (i = 0; i < ncand && !verified; i++) {
+			if (!p12_spend(c, &work, it)) {
+				st = CM_ERR_TOOBIG;
+				goto out;
+			}
 			if (PKCS12_verify_mac(p12, cand[i], cand[i] ? -1 : 0))
 				verified = 1;
 			else if (last_error_is(ERR_LIB_PKCS12,
@@ -1120,9 +1146,14 @@ take_pkcs12(struct parse_ctx *c, PKCS12 *p12)
 				    (long long)cost, c->max_p12_iter);
 				goto out;
 			}
-			for (j = 0; j < ncand && bags == NULL; j++)
+			for (j = 0; j < ncand && bags == NULL; j++) {
+				if (!p12_spend(c, &work, cost)) {
+					st = CM_ERR_TOOBIG;
+					goto out;
+				}
 				bags = PKCS12_unpack_p7encdata(p7, cand[j],
 				    cand[j] ? -1 : 0);
+			}
 			if (bags == NULL) {
 				char *alg = oid_text(ec->algorithm->algorithm,
 				    0);

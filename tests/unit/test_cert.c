@@ -17,6 +17,9 @@
 
 #include <cmocka.h>
 
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+
 #include "certmon/cert.h"
 
 #ifndef CERTMON_SRCDIR
@@ -549,6 +552,59 @@ test_count_cap(void **state)
 	cm_cert_list_clear(&list);
 }
 
+/* A PKCS#12 file of many encrypted safes (the openssl tool makes one):
+ * each is below the iteration cap, their sum is not. */
+static void
+test_p12_work_budget(void **state)
+{
+	STACK_OF(PKCS7) *safes = sk_PKCS7_new_null();
+	struct cm_cert_list list = { 0 };
+	struct cm_err err = { 0 };
+	struct cm_parse_opts o = { .password = "pass", .max_p12_iter = 2048 };
+	unsigned char *der = NULL;
+	PKCS12 *p12;
+	FILE *f;
+	X509 *x;
+	int i, n;
+
+	(void)state;
+	assert_non_null((f = fopen(fx("leaf.pem"), "r")));
+	assert_non_null((x = PEM_read_X509(f, NULL, NULL, NULL)));
+	fclose(f);
+	assert_non_null(safes);
+	for (i = 0; i < 5; i++) {
+		STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
+		PKCS7 *p7;
+
+		assert_non_null(PKCS12_add_cert(&bags, x));
+		p7 = PKCS12_pack_p7encdata(NID_pbe_WithSHA1And3_Key_TripleDES_CBC,
+		    "pass", -1, NULL, 0, 2048, bags);
+		assert_non_null(p7);
+		assert_true(sk_PKCS7_push(safes, p7) > 0);
+		sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+	}
+	assert_non_null((p12 = PKCS12_add_safes(safes, 0)));
+	assert_int_equal(PKCS12_set_mac(p12, "pass", -1, NULL, 0, 1, NULL), 1);
+	assert_true((n = i2d_PKCS12(p12, &der)) > 0);
+
+	assert_int_equal(cm_cert_parse(der, (size_t)n, "safes.p12", &o, &list,
+	    &err), CM_ERR_TOOBIG);
+	assert_string_equal(err.msg, "safes.p12: PKCS#12 needs more than 8192 "
+	    "key-derivation iterations in all");
+	assert_int_equal(list.n, 0);
+	/* Within the budget, all five come out. */
+	o.max_p12_iter = 4096;
+	assert_int_equal(cm_cert_parse(der, (size_t)n, "safes.p12", &o, &list,
+	    &err), CM_OK);
+	assert_int_equal(list.n, 5);
+
+	OPENSSL_free(der);
+	PKCS12_free(p12);
+	sk_PKCS7_pop_free(safes, PKCS7_free);
+	X509_free(x);
+	cm_cert_list_clear(&list);
+}
+
 /* ---- other functions -------------------------------------------------------------- */
 
 static void
@@ -710,6 +766,7 @@ main(void)
 		cmocka_unit_test(test_sanitize),
 		cmocka_unit_test(test_sanitize_nul_cn),
 		cmocka_unit_test(test_count_cap),
+		cmocka_unit_test(test_p12_work_budget),
 		cmocka_unit_test(test_from_der_to_pem),
 		cmocka_unit_test(test_signed_by),
 		cmocka_unit_test(test_list),
