@@ -31,6 +31,7 @@
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
 #include <openssl/pkcs7.h>
+#include <openssl/provider.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -1047,6 +1048,32 @@ p12_spend(struct parse_ctx *c, int64_t *work, int64_t iter)
 	return 1;
 }
 
+/* Decrypts an encrypted safe with OpenSSL's legacy provider, where RC2 (the
+ * certificate cipher of many older PKCS#12 exports) lives, in a library
+ * context of its own: the process-wide configuration stays as it is. */
+static STACK_OF(PKCS12_SAFEBAG) *
+decrypt_legacy(const PKCS7_ENC_CONTENT *ec, const char *pass)
+{
+	STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
+	OSSL_PROVIDER *def = NULL, *legacy = NULL;
+	OSSL_LIB_CTX *lctx = NULL;
+
+	if ((lctx = OSSL_LIB_CTX_new()) == NULL ||
+	    (def = OSSL_PROVIDER_load(lctx, "default")) == NULL ||
+	    (legacy = OSSL_PROVIDER_load(lctx, "legacy")) == NULL)
+		goto out;
+	bags = PKCS12_item_decrypt_d2i_ex(ec->algorithm,
+	    ASN1_ITEM_rptr(PKCS12_SAFEBAGS), pass, pass ? -1 : 0,
+	    ec->enc_data, 1, lctx, NULL);
+out:
+	if (legacy != NULL)
+		OSSL_PROVIDER_unload(legacy);
+	if (def != NULL)
+		OSSL_PROVIDER_unload(def);
+	OSSL_LIB_CTX_free(lctx);
+	return bags;
+}
+
 /* Adds the certificates of a PKCS#12 file. */
 static enum cm_status
 take_pkcs12(struct parse_ctx *c, PKCS12 *p12)
@@ -1153,6 +1180,9 @@ take_pkcs12(struct parse_ctx *c, PKCS12 *p12)
 				}
 				bags = PKCS12_unpack_p7encdata(p7, cand[j],
 				    cand[j] ? -1 : 0);
+				if (bags == NULL && last_error_is(ERR_LIB_EVP,
+				    ERR_R_UNSUPPORTED))
+					bags = decrypt_legacy(ec, cand[j]);
 			}
 			if (bags == NULL) {
 				char *alg = oid_text(ec->algorithm->algorithm,

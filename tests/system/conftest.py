@@ -51,10 +51,16 @@ class Certmon:
         return self.ok("cert", "list", "--json", *args).json["certs"]
 
     def snapshot(self):
-        """Everything a failed command must leave unchanged."""
-        return (self.ok("cert", "list", "--history", "--json").json["certs"],
-                self.ok("unit", "list", "--json").json["units"],
-                self.ok("events", "--limit", "100000", "--json").json["events"])
+        """Everything a failed command must leave unchanged (read at one
+        fixed time, so that computed fields such as days_left compare)."""
+        at = {"CERTMON_NOW": "2030-01-01T00:00:00Z"}
+        return (self.ok("cert", "list", "--history", "--json",
+                        env=at).json["certs"],
+                self.ok("unit", "list", "--json", env=at).json["units"],
+                self.ok("events", "--limit", "100000", "--json",
+                        env=at).json["events"],
+                self.ok("monitor", "show", "--json", env=at).json["monitor"],
+                self.ok("smtp", "show", "--json", env=at).json["smtp"])
 
 
 @pytest.fixture

@@ -223,6 +223,7 @@ test_containers(void **state)
 		{ "pbeiter.p12", "pass", 1 },
 		{ "iter.p12", "pass", 1 },      /* 5000 < default cap */
 		{ "descert.p12", "pass", 1 },   /* 3DES, PKCS#12 PBE */
+		{ "legacy.p12", "pass", 1 },    /* RC2-40 */
 	};
 	struct cm_cert_list ref = { 0 };
 	size_t i, j;

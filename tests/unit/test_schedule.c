@@ -55,7 +55,7 @@ test_notices_over_weeks(void **state)
 	/* notAfter at day 40 + 6 h; window 30 d; daily: notices on days 10..39
 	 * at T0 + k days (the 24 h grid), then critical at day 39 + 6 h ... */
 	n = simulate(T0 + 40 * D + 6 * H, 30, D, 45, at, st, 200);
-	/* day 10 is the first grid point within 30 days (40 d 6 h - 30 d) */
+	/* day 11 is the first grid point within 30 days of 40 d 6 h */
 	assert_int_equal(at[0], T0 + 11 * D);
 	assert_int_equal(st[0], CM_STATE_EXPIRING);
 	/* then once a day while expiring */
