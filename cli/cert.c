@@ -29,43 +29,6 @@ start_days(struct cli *c)
 	return ms.start_days;
 }
 
-static json_t *
-row_json(const struct cm_cert_row *r, cm_time now, int start)
-{
-	json_t *o = json_object();
-
-	json_object_set_new(o, "unit", cli_json_str(r->unit));
-	json_object_set_new(o, "unit_kind",
-	    json_string(cm_unit_kind_name(r->unit_kind)));
-	json_object_set_new(o, "fingerprint", cli_json_str(r->fingerprint));
-	json_object_set_new(o, "subject_cn", cli_json_str(r->subject_cn));
-	json_object_set_new(o, "subject", cli_json_str(r->subject));
-	json_object_set_new(o, "issuer_cn", cli_json_str(r->issuer_cn));
-	json_object_set_new(o, "issuer", cli_json_str(r->issuer));
-	json_object_set_new(o, "serial", cli_json_str(r->serial_hex));
-	json_object_set_new(o, "not_before", cli_json_time(r->not_before));
-	json_object_set_new(o, "not_after", cli_json_time(r->not_after));
-	json_object_set_new(o, "days_left",
-	    json_integer(cm_expiry_days_left(r->not_after, now)));
-	json_object_set_new(o, "state", json_string(cm_expiry_state_name(
-	    cm_expiry_state(r->not_after, now, start))));
-	json_object_set_new(o, "revocation", cli_json_str(r->revocation));
-	json_object_set_new(o, "revocation_checked_at",
-	    cli_json_time(r->revocation_checked_at));
-	json_object_set_new(o, "revocation_reason",
-	    cli_json_str(r->revocation_reason));
-	json_object_set_new(o, "key_type", cli_json_str(r->key_type));
-	json_object_set_new(o, "key_bits", json_integer(r->key_bits));
-	json_object_set_new(o, "sig_alg", cli_json_str(r->sig_alg));
-	json_object_set_new(o, "is_ca", json_boolean(r->is_ca));
-	json_object_set_new(o, "ocsp_responder", json_boolean(r->ocsp_responder));
-	json_object_set_new(o, "added_at", cli_json_time(r->added_at));
-	json_object_set_new(o, "current", json_boolean(r->replaced_at == 0));
-	json_object_set_new(o, "replaced_at", cli_json_time(r->replaced_at));
-	json_object_set_new(o, "replaced_by", cli_json_str(r->replaced_by));
-	return o;
-}
-
 /* ---- upload ------------------------------------------------------------- */
 
 struct paths {
@@ -189,7 +152,7 @@ print_upload_report(struct cli *c, const char *unit,
 		if (arr != NULL) {
 			json_array_append_new(arr, json_pack("{s:s, s:o, s:s, s:o, s:b}",
 			    "fingerprint", it->fingerprint, "subject_cn",
-			    cli_json_str(it->subject_cn), "action",
+			    cm_json_str(it->subject_cn), "action",
 			    action_name(it->action), "replaced",
 			    it->replaced[0] ? json_string(it->replaced) : json_null(),
 			    "expired", it->expired));
@@ -312,7 +275,7 @@ static int
 list_row_json(const struct cm_cert_row *r, void *arg)
 {
 	struct list_ctx *lc = arg;
-	json_t *o = row_json(r, lc->c->now, lc->start);
+	json_t *o = cm_json_cert_row(r, lc->c->now, lc->start);
 
 	if (lc->count++ > 0)
 		fputs(",\n", stdout);
@@ -404,7 +367,7 @@ cert_list(struct cli *c, int argc, char **argv)
 		fputs("{\"certs\":[\n", stdout);
 		if (cm_store_cert_list(c->store, &f, list_row_json, &lc, &err) !=
 		    CM_OK) {
-			json_t *e = cli_json_str(err.msg);
+			json_t *e = cm_json_str(err.msg);
 
 			fputs("],\"status\":\"error\",\"error\":", stdout);
 			json_dumpf(e, stdout, JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
@@ -442,9 +405,9 @@ static int
 collect_event(const struct cm_event *ev, void *arg)
 {
 	json_array_append_new(arg, json_pack("{s:o, s:s, s:s, s:s, s:o, s:o}",
-	    "at", cli_json_time(ev->at), "kind", ev->kind, "name", ev->name,
-	    "actor", ev->actor, "unit", cli_json_str(ev->unit), "message",
-	    cli_json_str(ev->message)));
+	    "at", cm_json_time(ev->at), "kind", ev->kind, "name", ev->name,
+	    "actor", ev->actor, "unit", cm_json_str(ev->unit), "message",
+	    cm_json_str(ev->message)));
 	return 0;
 }
 
@@ -457,13 +420,13 @@ show_row(const struct cm_cert_row *r, void *arg)
 	json_t *events = json_array();
 	char *pem = NULL;
 
-	sc->doc = row_json(r, sc->c->now, sc->start);
+	sc->doc = cm_json_cert_row(r, sc->c->now, sc->start);
 	sc->rc = cm_cert_from_der(r->der, r->der_len, &x, &sc->err);
 	if (sc->rc == CM_OK) {
-		cli_cert_fields_json(sc->doc, x);
-		json_object_set_new(sc->doc, "key_type", cli_json_str(x->key_type));
+		cm_json_cert_fields(sc->doc, x);
+		json_object_set_new(sc->doc, "key_type", cm_json_str(x->key_type));
 		pem = cm_cert_to_pem(x);
-		json_object_set_new(sc->doc, "pem", cli_json_str(pem));
+		json_object_set_new(sc->doc, "pem", cm_json_str(pem));
 	}
 	memset(&ef, 0, sizeof(ef));
 	ef.fingerprint = r->fingerprint;
@@ -793,8 +756,8 @@ cert_export(struct cli *c, int argc, char **argv)
 	if (c->json)
 		cli_print_json(json_pack("{s:s, s:s, s:I, s:I, s:o, s:o}", "status",
 		    "ok", "unit", f.unit, "exported", (json_int_t)ec.exported,
-		    "skipped", (json_int_t)ec.skipped, "out", cli_json_str(out),
-		    "pem", out == NULL ? cli_json_str(ec.pem ? ec.pem : "") :
+		    "skipped", (json_int_t)ec.skipped, "out", cm_json_str(out),
+		    "pem", out == NULL ? cm_json_str(ec.pem ? ec.pem : "") :
 		    json_null()));
 	else if (out == NULL)
 		fputs(ec.pem ? ec.pem : "", stdout);

@@ -11,6 +11,7 @@
 
 #include "certmon/clock.h"
 #include "certmon/err.h"
+#include "certmon/json.h"
 #include "certmon/store.h"
 
 /* Exit codes of commands that are not checks. */
@@ -62,12 +63,6 @@ int cli_usage(struct cli *c, const char *usage, const char *fmt, ...)
  * releases it. */
 void cli_print_json(json_t *doc);
 
-/* Returns a JSON string for s (NULL becomes null). */
-json_t *cli_json_str(const char *s);
-
-/* Returns a JSON string of the time t in ISO 8601, or null when t is 0. */
-json_t *cli_json_time(cm_time t);
-
 /* Resets getopt for parsing a command's own argv. */
 void cli_getopt_reset(void);
 
@@ -95,9 +90,5 @@ int cmd_monitor(struct cli *c, int argc, char **argv);
 int cmd_smtp(struct cli *c, int argc, char **argv);
 int cmd_mail(struct cli *c, int argc, char **argv);
 int cmd_service(struct cli *c, int argc, char **argv);
-
-/* Adds the fields of a parsed certificate (SANs, EKUs, URLs, ...) to obj. */
-struct cm_cert;
-void cli_cert_fields_json(json_t *obj, const struct cm_cert *cert);
 
 #endif

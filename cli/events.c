@@ -22,11 +22,11 @@ event_row(const struct cm_event *ev, void *arg)
 	if (ec->arr != NULL) {
 		json_array_append_new(ec->arr, json_pack(
 		    "{s:I, s:o, s:s, s:s, s:s, s:o, s:o, s:o}", "id",
-		    (json_int_t)ev->id, "at", cli_json_time(ev->at), "kind", ev->kind,
+		    (json_int_t)ev->id, "at", cm_json_time(ev->at), "kind", ev->kind,
 		    "name", ev->name, "actor", ev->actor, "unit",
-		    cli_json_str(ev->unit), "fingerprint",
-		    cli_json_str(ev->fingerprint), "message",
-		    cli_json_str(ev->message)));
+		    cm_json_str(ev->unit), "fingerprint",
+		    cm_json_str(ev->fingerprint), "message",
+		    cm_json_str(ev->message)));
 		return 0;
 	}
 	table_add(ec->t, (const char *const[]){cm_time_format(ev->at, when),

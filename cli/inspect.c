@@ -13,23 +13,23 @@ cert_json(const char *file, const struct cm_cert *x, cm_time now)
 {
 	json_t *o = json_object();
 
-	json_object_set_new(o, "file", cli_json_str(file));
+	json_object_set_new(o, "file", cm_json_str(file));
 	json_object_set_new(o, "fingerprint", json_string(x->fp_hex));
-	json_object_set_new(o, "subject_cn", cli_json_str(x->subject_cn));
-	json_object_set_new(o, "subject", cli_json_str(x->subject));
-	json_object_set_new(o, "issuer_cn", cli_json_str(x->issuer_cn));
-	json_object_set_new(o, "issuer", cli_json_str(x->issuer));
-	json_object_set_new(o, "serial", cli_json_str(x->serial_hex));
-	json_object_set_new(o, "not_before", cli_json_time(x->not_before));
-	json_object_set_new(o, "not_after", cli_json_time(x->not_after));
+	json_object_set_new(o, "subject_cn", cm_json_str(x->subject_cn));
+	json_object_set_new(o, "subject", cm_json_str(x->subject));
+	json_object_set_new(o, "issuer_cn", cm_json_str(x->issuer_cn));
+	json_object_set_new(o, "issuer", cm_json_str(x->issuer));
+	json_object_set_new(o, "serial", cm_json_str(x->serial_hex));
+	json_object_set_new(o, "not_before", cm_json_time(x->not_before));
+	json_object_set_new(o, "not_after", cm_json_time(x->not_after));
 	json_object_set_new(o, "days_left",
 	    json_integer(cm_expiry_days_left(x->not_after, now)));
 	json_object_set_new(o, "expired", json_boolean(x->not_after < now));
-	json_object_set_new(o, "key_type", cli_json_str(x->key_type));
+	json_object_set_new(o, "key_type", cm_json_str(x->key_type));
 	json_object_set_new(o, "key_bits", json_integer(x->key_bits));
-	json_object_set_new(o, "sig_alg", cli_json_str(x->sig_alg));
+	json_object_set_new(o, "sig_alg", cm_json_str(x->sig_alg));
 	json_object_set_new(o, "is_ca", json_boolean(x->is_ca));
-	cli_cert_fields_json(o, x);
+	cm_json_cert_fields(o, x);
 	return o;
 }
 
@@ -119,7 +119,7 @@ cmd_inspect(struct cli *c, int argc, char **argv)
 		struct cm_err err = {CM_OK, ""};
 
 		if (cm_cert_parse_file(argv[i], &popts, &list, &err) != CM_OK) {
-			json_array_append_new(errors, cli_json_str(err.msg));
+			json_array_append_new(errors, cm_json_str(err.msg));
 			continue;
 		}
 		for (size_t n = 0; n < list.n; n++)

@@ -17,7 +17,7 @@ settings_json(const struct cm_monitor_settings *s)
 	    "start_days", s->start_days,
 	    "frequency", cm_duration_format(s->frequency, f, sizeof(f)),
 	    "email", s->email_enabled, "lsc", s->lsc_enabled,
-	    "emails", cli_json_str(s->emails),
+	    "emails", cm_json_str(s->emails),
 	    "retry_cap", cm_duration_format(s->retry_cap, cap, sizeof(cap)),
 	    "give_up_after", cm_duration_format(s->give_up_after, give,
 	    sizeof(give)));
@@ -172,11 +172,11 @@ notices_json(const struct cm_monitor_report *rep)
 
 		json_array_append_new(arr, json_pack("{s:s, s:o, s:s, s:s, s:o, s:o, "
 		    "s:o}", "fingerprint", nt->fingerprint, "cn",
-		    cli_json_str(nt->subject_cn), "unit", nt->unit, "state",
+		    cm_json_str(nt->subject_cn), "unit", nt->unit, "state",
 		    cm_expiry_state_name(nt->state), "not_after",
-		    cli_json_time(nt->not_after), "issuer_cn",
-		    cli_json_str(nt->issuer_cn), "serial",
-		    cli_json_str(nt->serial_hex)));
+		    cm_json_time(nt->not_after), "issuer_cn",
+		    cm_json_str(nt->issuer_cn), "serial",
+		    cm_json_str(nt->serial_hex)));
 	}
 	return arr;
 }
@@ -221,7 +221,7 @@ monitor_run(struct cli *c, int argc, char **argv)
 	if (c->json) {
 		cli_print_json(json_pack("{s:s, s:o, s:b, s:o, s:{s:I, s:I, s:I}, "
 		    "s:s, s:o, s:o, s:i, s:o, s:s}", "status", "ok",
-		    "ran_at", cli_json_time(rep.ran_at), "dry_run", dry,
+		    "ran_at", cm_json_time(rep.ran_at), "dry_run", dry,
 		    "notified", notices_json(&rep), "counts",
 		    "expiring", (json_int_t)rep.count[CM_STATE_EXPIRING],
 		    "critical", (json_int_t)rep.count[CM_STATE_CRITICAL],
@@ -229,8 +229,8 @@ monitor_run(struct cli *c, int argc, char **argv)
 		    "mail", cm_monitor_mail_name(rep.mail),
 		    "message_id", rep.message_id[0] ? json_string(rep.message_id) :
 		    json_null(), "mail_error", rep.mail_error[0] ?
-		    cli_json_str(rep.mail_error) : json_null(),
-		    "alarms", rep.alarms, "next_run", cli_json_time(rep.next_run),
+		    cm_json_str(rep.mail_error) : json_null(),
+		    "alarms", rep.alarms, "next_run", cm_json_time(rep.next_run),
 		    "cadence", rep.hourly ? "1h" : "24h"));
 	} else {
 		if (rep.n > 0) {
@@ -295,9 +295,9 @@ monitor_status(struct cli *c, int argc, char **argv)
 		cli_print_json(json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:b, s:s, "
 		    "s:s, s:I, s:I, s:I, s:o}", "status", "ok", "service",
 		    "Certificate Expiry Monitor", "state", ms.svc.running ? "Running" :
-		    "Stopped", "started_at", cli_json_time(ms.svc.started_at),
-		    "last_run", cli_json_time(ms.svc.last_run), "next_run",
-		    cli_json_time(ms.next_run), "due_now", ms.next_run <= c->now,
+		    "Stopped", "started_at", cm_json_time(ms.svc.started_at),
+		    "last_run", cm_json_time(ms.svc.last_run), "next_run",
+		    cm_json_time(ms.next_run), "due_now", ms.next_run <= c->now,
 		    "cadence", ms.hourly ? "1h" : "24h", "why", why, "urgent",
 		    (json_int_t)ms.urgent, "outbox_pending",
 		    (json_int_t)ms.outbox_pending, "outbox_failed",

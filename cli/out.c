@@ -54,7 +54,7 @@ vfail(struct cli *c, int code, const char *fmt, va_list ap)
 	free(esc);
 	if (c->json) {
 		doc = json_pack("{s:s, s:o}", "status", "error", "error",
-		    cli_json_str(msg));
+		    cm_json_str(msg));
 		cli_print_json(doc);
 	}
 	return code;
@@ -103,29 +103,6 @@ cli_print_json(json_t *doc)
 	    JSON_ENSURE_ASCII);
 	fputc('\n', stdout);
 	json_decref(doc);
-}
-
-json_t *
-cli_json_str(const char *s)
-{
-	json_t *j;
-
-	if (s == NULL)
-		return json_null();
-	/* Library strings are valid UTF-8; anything else would be a bug,
-	 * still printed rather than dropped. */
-	j = json_string(s);
-	return j != NULL ? j : json_string("(invalid UTF-8)");
-}
-
-json_t *
-cli_json_time(cm_time t)
-{
-	char buf[CM_TIME_TEXT_LEN];
-
-	if (t == 0)
-		return json_null();
-	return json_string(cm_time_format(t, buf));
 }
 
 void
@@ -269,28 +246,4 @@ table_free(struct table *t)
 		free(t->cells[i]);
 	free(t->cells);
 	free(t);
-}
-
-/* ---- certificate fields -------------------------------------------------- */
-
-static json_t *
-strlist_json(const struct cm_strlist *l)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; i < l->n; i++)
-		json_array_append_new(a, cli_json_str(l->v[i]));
-	return a;
-}
-
-void
-cli_cert_fields_json(json_t *o, const struct cm_cert *x)
-{
-	json_object_set_new(o, "version", json_integer(x->version));
-	json_object_set_new(o, "sans", strlist_json(&x->sans));
-	json_object_set_new(o, "ekus", strlist_json(&x->ekus));
-	json_object_set_new(o, "ocsp_urls", strlist_json(&x->ocsp_urls));
-	json_object_set_new(o, "ca_issuers", strlist_json(&x->ca_issuers));
-	json_object_set_new(o, "crl_urls", strlist_json(&x->crl_urls));
-	json_object_set_new(o, "ocsp_nocheck", json_boolean(x->ocsp_nocheck));
 }

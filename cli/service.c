@@ -53,10 +53,10 @@ service_list(struct cli *c, int argc, char **argv)
 			json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:o, s:o, "
 			    "s:o, s:o}", "name", cm_service_display_name(names[i]), "id",
 			    names[i], "state", svc.running ? "Running" : "Stopped",
-			    "started_at", cli_json_time(svc.started_at), "last_run",
-			    cli_json_time(svc.last_run), "next_run", cli_json_time(next),
+			    "started_at", cm_json_time(svc.started_at), "last_run",
+			    cm_json_time(svc.last_run), "next_run", cm_json_time(next),
 			    "last_result", svc.last_result[0] ?
-			    cli_json_str(svc.last_result) : json_null()));
+			    cm_json_str(svc.last_result) : json_null()));
 			continue;
 		}
 		table_add(t, (const char *const[]){cm_service_display_name(names[i]),

@@ -13,10 +13,10 @@ static json_t *
 smtp_json(const struct cm_smtp_settings *s)
 {
 	return json_pack("{s:o, s:i, s:s, s:o, s:b, s:o, s:o}",
-	    "host", cli_json_str(s->host), "port", s->port,
-	    "tls", cm_smtp_tls_name(s->tls), "user", cli_json_str(s->user),
-	    "password_set", s->password[0] != '\0', "from", cli_json_str(s->from),
-	    "ca_file", cli_json_str(s->ca_file));
+	    "host", cm_json_str(s->host), "port", s->port,
+	    "tls", cm_smtp_tls_name(s->tls), "user", cm_json_str(s->user),
+	    "password_set", s->password[0] != '\0', "from", cm_json_str(s->from),
+	    "ca_file", cm_json_str(s->ca_file));
 }
 
 static int
@@ -220,7 +220,7 @@ smtp_test(struct cli *c, int argc, char **argv)
 	}
 	if (c->json)
 		cli_print_json(json_pack("{s:s, s:s, s:o, s:s}", "status", "ok", "to",
-		    addr, "reply", cli_json_str(reply), "message_id", mid));
+		    addr, "reply", cm_json_str(reply), "message_id", mid));
 	else
 		printf("test message delivered to %s; server said: %s\n", addr, reply);
 out:
@@ -262,12 +262,12 @@ queue_row(const struct cm_outbox_msg *m, void *arg)
 		json_array_append_new(q->arr, json_pack("{s:I, s:s, s:s, s:o, s:s, "
 		    "s:s, s:i, s:o, s:o, s:o, s:o}", "id", (json_int_t)m->id,
 		    "message_id", m->message_id, "state", m->state, "created_at",
-		    cli_json_time(m->created_at), "recipients", m->recipients,
+		    cm_json_time(m->created_at), "recipients", m->recipients,
 		    "subject", m->subject, "attempts", m->attempts, "next_attempt_at",
 		    strcmp(m->state, "sent") == 0 ? json_null() :
-		    cli_json_time(m->next_attempt_at), "last_error",
-		    cli_json_str(m->last_error), "last_reply",
-		    cli_json_str(m->last_reply), "sent_at", cli_json_time(m->sent_at)));
+		    cm_json_time(m->next_attempt_at), "last_error",
+		    cm_json_str(m->last_error), "last_reply",
+		    cm_json_str(m->last_reply), "sent_at", cm_json_time(m->sent_at)));
 		return 0;
 	}
 	snprintf(att, sizeof(att), "%d", m->attempts);
@@ -360,7 +360,7 @@ mail_deliver(struct cli *c, int argc, char **argv)
 		cli_print_json(json_pack("{s:s, s:i, s:i, s:i, s:o}", "status", "ok",
 		    "attempted", res.attempted, "sent", res.sent, "failed",
 		    res.failed, "last_error", res.last_error[0] ?
-		    cli_json_str(res.last_error) : json_null()));
+		    cm_json_str(res.last_error) : json_null()));
 	else
 		printf("%d attempted, %d sent, %d failed%s%s\n", res.attempted,
 		    res.sent, res.failed, res.last_error[0] ? ": " : "",

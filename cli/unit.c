@@ -41,7 +41,7 @@ unit_list(struct cli *c, int argc, char **argv)
 			    cm_unit_kind_name(units[i].kind), "certs",
 			    (json_int_t)units[i].n_current, "history",
 			    (json_int_t)units[i].n_history, "created_at",
-			    cli_json_time(units[i].created_at)));
+			    cm_json_time(units[i].created_at)));
 		cli_print_json(json_pack("{s:s, s:o}", "status", "ok", "units", arr));
 		goto out;
 	}
