@@ -21,14 +21,16 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
 
 LIB_SRCS  := $(wildcard lib/*.c)
 CLI_SRCS  := $(wildcard cli/*.c)
+DAEMON_SRCS := $(wildcard daemon/*.c)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/%.o)
+DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all clean test unit-test system-test
-all: $(BUILD)/libcertmon.a $(BUILD)/certmon $(UNIT_BINS)
+all: $(BUILD)/libcertmon.a $(BUILD)/certmon $(BUILD)/certmond $(UNIT_BINS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -41,6 +43,13 @@ $(BUILD)/libcertmon.a: $(LIB_OBJS)
 $(BUILD)/certmon: $(CLI_OBJS) $(BUILD)/libcertmon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/certmond: $(DAEMON_OBJS) $(BUILD)/libcertmon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libmicrohttpd)
+
+$(BUILD)/daemon/%.o: daemon/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags libmicrohttpd) -c $< -o $@
+
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libcertmon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
@@ -48,8 +57,9 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libcertmon.a
 unit-test: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-system-test: $(BUILD)/certmon
-	CERTMON_BIN=$(abspath $(BUILD)/certmon) /usr/bin/python3 -m pytest -q tests/system
+system-test: $(BUILD)/certmon $(BUILD)/certmond
+	CERTMON_BIN=$(abspath $(BUILD)/certmon) CERTMOND_BIN=$(abspath $(BUILD)/certmond) \
+	    /usr/bin/python3 -m pytest -q tests/system
 
 test: unit-test system-test
 

@@ -90,5 +90,6 @@ int cmd_monitor(struct cli *c, int argc, char **argv);
 int cmd_smtp(struct cli *c, int argc, char **argv);
 int cmd_mail(struct cli *c, int argc, char **argv);
 int cmd_service(struct cli *c, int argc, char **argv);
+int cmd_token(struct cli *c, int argc, char **argv);
 
 #endif

@@ -26,6 +26,7 @@ static const struct {
 	{"smtp", cmd_smtp, "the mail server for notifications"},
 	{"mail", cmd_mail, "the outbox of notification mail"},
 	{"service", cmd_service, "start, stop, restart the services"},
+	{"token", cmd_token, "API tokens for the REST API"},
 	{"events", cmd_events, "the audit and alarm log"},
 };
 

@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "certmon/cancel.h"
 #include "certmon/mail.h"
 
 #define ESC_MAX 96 /* printable characters of an escaped value in a message */
@@ -900,6 +901,18 @@ host_problem(const char *host)
 	return domain_problem(host, n);
 }
 
+/* Aborts the transfer once the program asked to stop (cancel.h). */
+static int
+cancel_cb(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	(void)p;
+	(void)dt;
+	(void)dn;
+	(void)ut;
+	(void)un;
+	return cm_cancel_requested();
+}
+
 enum cm_status
 cm_mail_send(const struct cm_smtp_config *cfg, const struct cm_strlist *to,
     const char *msg, size_t len, char *reply, size_t reply_len,
@@ -1047,6 +1060,8 @@ cm_mail_send(const struct cm_smtp_config *cfg, const struct cm_strlist *to,
 	SET(CURLOPT_HEADERFUNCTION, header_cb);
 	SET(CURLOPT_HEADERDATA, seen);
 	SET(CURLOPT_WRITEFUNCTION, discard_cb);   /* never to stdout */
+	SET(CURLOPT_NOPROGRESS, 0L);
+	SET(CURLOPT_XFERINFOFUNCTION, cancel_cb); /* stop when asked to */
 #undef SET
 	if (cc != CURLE_OK) {
 		rc = cm_err_set(err, CM_ERR_INTERNAL,

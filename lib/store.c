@@ -163,6 +163,12 @@ static const char *const migrations[] = {
 	"  last_reply TEXT,"
 	"  sent_at INTEGER);"
 	"CREATE INDEX outbox_due ON outbox (state, next_attempt_at);",
+
+	/* 2 -> 3: API tokens (the SHA-256 of each secret) */
+	"CREATE TABLE api_tokens ("
+	"  name TEXT PRIMARY KEY,"
+	"  sha256 TEXT NOT NULL UNIQUE,"
+	"  created_at INTEGER NOT NULL);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1754,6 +1760,190 @@ cm_store_outbox_depth(struct cm_store *st, int64_t *pending, int64_t *failed,
 	}
 	*pending = sqlite3_column_int64(s, 0);
 	*failed = sqlite3_column_int64(s, 1);
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* ---- API tokens ------------------------------------------------------------ */
+
+enum cm_status
+cm_store_token_add(struct cm_store *st, const char *name, const char *hash,
+    const char *actor, cm_time now, struct cm_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	char msg[120];
+	enum cm_status rc;
+
+	if (!unit_name_valid(name))
+		return cm_err_set(err, CM_ERR_INVALID, "token name '%.80s' is "
+		    "invalid: use 1-%d of A-Z a-z 0-9 . _ -", name, CM_UNIT_NAME_MAX);
+	if ((rc = cm_store_begin(st, err)) != CM_OK)
+		return rc;
+	if (sqlite3_prepare_v2(st->db, "INSERT INTO api_tokens (name, sha256,"
+	    " created_at) VALUES (?1, ?2, ?3)", -1, &s, NULL) != SQLITE_OK) {
+		rc = db_error(st, err, "adding a token");
+		goto out;
+	}
+	bind_text(s, 1, name);
+	bind_text(s, 2, hash);
+	sqlite3_bind_int64(s, 3, now);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		if ((sqlite3_extended_errcode(st->db) & 0xff) == SQLITE_CONSTRAINT)
+			rc = cm_err_set(err, CM_ERR_CONFLICT, "a token named '%s' "
+			    "exists already", name);
+		else
+			rc = db_error(st, err, "adding a token");
+		goto out;
+	}
+	snprintf(msg, sizeof(msg), "API token %s added", name);
+	rc = add_event(st, now, "audit", "token.added", actor, NULL, NULL, msg,
+	    err);
+out:
+	sqlite3_finalize(s);
+	if (rc != CM_OK) {
+		cm_store_rollback(st);
+		return rc;
+	}
+	return cm_store_commit(st, err);
+}
+
+enum cm_status
+cm_store_token_remove(struct cm_store *st, const char *name,
+    const char *actor, cm_time now, struct cm_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	char msg[120];
+	enum cm_status rc;
+
+	if ((rc = cm_store_begin(st, err)) != CM_OK)
+		return rc;
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM api_tokens WHERE name = ?1",
+	    -1, &s, NULL) != SQLITE_OK || (bind_text(s, 1, name),
+	    sqlite3_step(s)) != SQLITE_DONE) {
+		rc = db_error(st, err, "removing a token");
+		goto out;
+	}
+	if (sqlite3_changes(st->db) == 0) {
+		rc = cm_err_set(err, CM_ERR_NOTFOUND, "no token named '%.80s'", name);
+		goto out;
+	}
+	snprintf(msg, sizeof(msg), "API token %s removed", name);
+	rc = add_event(st, now, "audit", "token.removed", actor, NULL, NULL, msg,
+	    err);
+out:
+	sqlite3_finalize(s);
+	if (rc != CM_OK) {
+		cm_store_rollback(st);
+		return rc;
+	}
+	return cm_store_commit(st, err);
+}
+
+enum cm_status
+cm_store_token_find(struct cm_store *st, const char *hash, char *name,
+    size_t name_len, struct cm_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	enum cm_status rc = CM_OK;
+	int r;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT name FROM api_tokens WHERE"
+	    " sha256 = ?1", -1, &s, NULL) != SQLITE_OK) {
+		rc = db_error(st, err, "checking a token");
+		goto out;
+	}
+	bind_text(s, 1, hash);
+	if ((r = sqlite3_step(s)) == SQLITE_ROW)
+		snprintf(name, name_len, "%s", col_text(s, 0));
+	else if (r == SQLITE_DONE)
+		rc = cm_err_set(err, CM_ERR_NOTFOUND, "unknown token");
+	else
+		rc = db_error(st, err, "checking a token");
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+enum cm_status
+cm_store_token_list(struct cm_store *st, cm_token_fn fn, void *arg,
+    struct cm_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	enum cm_status rc = CM_OK;
+	int r;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT name, created_at FROM api_tokens"
+	    " ORDER BY name", -1, &s, NULL) != SQLITE_OK) {
+		rc = db_error(st, err, "listing tokens");
+		goto out;
+	}
+	while ((r = sqlite3_step(s)) == SQLITE_ROW)
+		if (fn(col_text(s, 0), sqlite3_column_int64(s, 1), arg) != 0)
+			goto out;
+	if (r != SQLITE_DONE)
+		rc = db_error(st, err, "listing tokens");
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* ---- statistics -------------------------------------------------------------- */
+
+enum cm_status
+cm_store_cert_stats(struct cm_store *st, cm_time now, int start_days,
+    cm_cert_stat_fn fn, void *arg, struct cm_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	struct cm_cert_stat cs;
+	enum cm_status rc = CM_OK;
+	int r;
+
+	/* the same boundaries as cm_expiry_state() */
+	if (sqlite3_prepare_v2(st->db,
+	    "SELECT u.unit, CASE WHEN c.not_after < ?1 THEN 3"
+	    " WHEN c.not_after - ?1 <= 86400 THEN 2"
+	    " WHEN c.not_after - ?1 <= ?2 THEN 1 ELSE 0 END AS state,"
+	    " coalesce(r.status, 'unchecked') AS rev, count(*)"
+	    " FROM unit_certs u JOIN certs c ON c.id = u.cert_id"
+	    " LEFT JOIN revocation r ON r.cert_id = c.id"
+	    " WHERE u.replaced_at IS NULL"
+	    " GROUP BY u.unit, state, rev ORDER BY u.unit, state, rev", -1, &s,
+	    NULL) != SQLITE_OK) {
+		rc = db_error(st, err, "counting certificates");
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_int64(s, 2, (int64_t)start_days * 86400);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		cs.unit = col_text(s, 0);
+		cs.state = (enum cm_expiry_state)sqlite3_column_int(s, 1);
+		cs.revocation = col_text(s, 2);
+		cs.count = sqlite3_column_int64(s, 3);
+		if (fn(&cs, arg) != 0)
+			goto out;
+	}
+	if (r != SQLITE_DONE)
+		rc = db_error(st, err, "counting certificates");
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+enum cm_status
+cm_store_outbox_next(struct cm_store *st, cm_time *at, struct cm_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	enum cm_status rc = CM_OK;
+
+	*at = 0;
+	if (sqlite3_prepare_v2(st->db, "SELECT min(next_attempt_at) FROM outbox"
+	    " WHERE state = 'pending'", -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW) {
+		rc = db_error(st, err, "reading the outbox");
+		goto out;
+	}
+	*at = sqlite3_column_int64(s, 0);
 out:
 	sqlite3_finalize(s);
 	return rc;

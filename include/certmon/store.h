@@ -337,4 +337,46 @@ enum cm_status cm_store_outbox_failed(struct cm_store *st, int64_t id,
 enum cm_status cm_store_outbox_depth(struct cm_store *st, int64_t *pending,
     int64_t *failed, struct cm_err *err);
 
+/* ---- API tokens and statistics --------------------------------------------- */
+
+/* Adds an API token: its name (1-64 of [A-Za-z0-9._-]) and the SHA-256 hex
+ * of its secret (never the secret itself). */
+enum cm_status cm_store_token_add(struct cm_store *st, const char *name,
+    const char *sha256_hex, const char *actor, cm_time now,
+    struct cm_err *err);
+
+/* Removes an API token by name. */
+enum cm_status cm_store_token_remove(struct cm_store *st, const char *name,
+    const char *actor, cm_time now, struct cm_err *err);
+
+/* Looks up a token by the SHA-256 hex of its secret: CM_OK and its name
+ * (name_len bytes) when known, CM_ERR_NOTFOUND otherwise. */
+enum cm_status cm_store_token_find(struct cm_store *st,
+    const char *sha256_hex, char *name, size_t name_len, struct cm_err *err);
+
+typedef int (*cm_token_fn)(const char *name, cm_time created_at, void *arg);
+
+/* Lists token names. */
+enum cm_status cm_store_token_list(struct cm_store *st, cm_token_fn fn,
+    void *arg, struct cm_err *err);
+
+/* One group of current certificates for the metrics. */
+struct cm_cert_stat {
+	const char *unit;
+	enum cm_expiry_state state;
+	const char *revocation;
+	int64_t count;
+};
+
+typedef int (*cm_cert_stat_fn)(const struct cm_cert_stat *s, void *arg);
+
+/* Counts current certificates by unit x state (at now, with Notification
+ * Start Time start_days) x revocation status. */
+enum cm_status cm_store_cert_stats(struct cm_store *st, cm_time now,
+    int start_days, cm_cert_stat_fn fn, void *arg, struct cm_err *err);
+
+/* Sets *at to the earliest next attempt of an unsent message (0 = none). */
+enum cm_status cm_store_outbox_next(struct cm_store *st, cm_time *at,
+    struct cm_err *err);
+
 #endif

@@ -1,0 +1,54 @@
+/*
+ * http.h - one HTTP request as the handlers see it, and the responses
+ * they give. Bodies are bounded (HTTP_BODY_MAX); every response carries
+ * the security headers.
+ */
+#ifndef CERTMOND_HTTP_H
+#define CERTMOND_HTTP_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "certmond.h"
+
+#define HTTP_BODY_MAX (2 * 1024 * 1024)
+
+struct request {
+	struct daemon_ctx *d;
+	struct MHD_Connection *conn;
+	const char *method;
+	const char *url;
+	char *body;              /* NUL-terminated copy of the upload */
+	size_t len;
+	size_t cap;
+	int too_big;             /* the body passed HTTP_BODY_MAX */
+	char who[96];            /* "token:NAME" once authenticated */
+};
+
+/* Sends doc (taking it) as JSON with status; adds "status":"ok" for 2xx
+ * objects without one. */
+enum MHD_Result reply_json(struct request *r, unsigned status, json_t *doc);
+
+/* Sends {"status":"error","error":...} with status. */
+enum MHD_Result reply_error(struct request *r, unsigned status,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Sends body (taking it, malloc'd) with the given content type. */
+enum MHD_Result reply_text(struct request *r, unsigned status,
+    const char *content_type, char *body, size_t len);
+
+/* A query parameter or request header, or NULL. */
+const char *req_query(struct request *r, const char *key);
+const char *req_header(struct request *r, const char *key);
+
+/* Returns 1 when the request carries a valid API token (and sets r->who).
+ * */
+int req_authenticated(struct request *r);
+
+/* The handlers. */
+enum MHD_Result api_handle(struct request *r);
+enum MHD_Result metrics_handle(struct request *r);
+
+#endif

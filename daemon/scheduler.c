@@ -1,0 +1,121 @@
+/*
+ * scheduler.c - the daemon's timers: the Certificate Expiry Monitor on its
+ * schedule (the same pure schedule code as `certmon monitor run`), and
+ * outbox delivery with backoff. Deadlines are recomputed when the store
+ * changes (another process wrote it), on SIGHUP, and when one passes.
+ */
+#include <syslog.h>
+
+#include "certmon/monitor.h"
+#include "certmon/outbox.h"
+#include "certmon/service.h"
+#include "certmon/settings.h"
+#include "certmond.h"
+
+#define ACTOR "certmond"
+
+int
+scheduler_start(struct daemon_ctx *d, cm_time now)
+{
+	static const char *const names[] = {CM_SERVICE_EXPIRY,
+	    CM_SERVICE_REVOCATION};
+	struct cm_err err = {CM_OK, ""};
+	struct cm_service svc;
+
+	/* Starting the daemon (re)starts the services that are Running: their
+	 * 24-hour cycle counts from now. */
+	for (size_t i = 0; i < 2; i++) {
+		if (cm_store_service_get(d->st, names[i], &svc, &err) != CM_OK ||
+		    (svc.running && cm_service_control(d->st, names[i],
+		    CM_SERVICE_RESTART, ACTOR, now, &err) != CM_OK)) {
+			daemon_log(LOG_ERR, "starting services: %s", err.msg);
+			return -1;
+		}
+	}
+	d->reschedule = 1;
+	return 0;
+}
+
+static void
+run_expiry(struct daemon_ctx *d, cm_time now)
+{
+	struct cm_monitor_report rep;
+	struct cm_err err = {CM_OK, ""};
+
+	if (cm_monitor_run(d->st, now, 0, ACTOR, &rep, &err) != CM_OK) {
+		daemon_log(LOG_ERR, "Certificate Expiry Monitor run failed: %s",
+		    err.msg);
+		return;
+	}
+	d->count.expiry_runs++;
+	if (rep.mail == CM_MONITOR_MAIL_SENT)
+		d->count.mail_sent++;
+	else if (rep.mail == CM_MONITOR_MAIL_FAILED)
+		d->count.mail_failed++;
+	daemon_log(LOG_INFO, "Certificate Expiry Monitor ran: %zu notified, "
+	    "mail %s%s%s, %d alarm(s)", rep.n, cm_monitor_mail_name(rep.mail),
+	    rep.mail_error[0] ? ": " : "", rep.mail_error, rep.alarms);
+	cm_monitor_report_free(&rep);
+}
+
+static void
+deliver_outbox(struct daemon_ctx *d, cm_time now)
+{
+	struct cm_monitor_settings ms;
+	struct cm_smtp_settings smtp;
+	struct cm_outbox_result res;
+	struct cm_err err = {CM_OK, ""};
+
+	if (cm_monitor_settings_load(d->st, &ms, &err) != CM_OK ||
+	    cm_smtp_settings_load(d->st, &smtp, &err) != CM_OK ||
+	    cm_smtp_settings_check(&smtp, &err) != CM_OK) {
+		daemon_log(LOG_WARNING, "mail waits in the outbox: %s", err.msg);
+		return;
+	}
+	if (cm_outbox_deliver(d->st, &smtp, &ms, now, ACTOR, &res, &err) !=
+	    CM_OK) {
+		daemon_log(LOG_ERR, "delivering mail: %s", err.msg);
+		return;
+	}
+	d->count.mail_sent += (uint64_t)res.sent;
+	d->count.mail_failed += (uint64_t)res.failed;
+	if (res.attempted > 0)
+		daemon_log(LOG_INFO, "outbox: %d sent, %d failed%s%s", res.sent,
+		    res.failed, res.failed ? ": " : "", res.last_error);
+}
+
+/* Recomputes both deadlines from the store. */
+static void
+plan(struct daemon_ctx *d, cm_time now)
+{
+	struct cm_monitor_status ms;
+	struct cm_err err = {CM_OK, ""};
+
+	d->next_expiry = 0;
+	if (cm_monitor_status(d->st, now, &ms, &err) != CM_OK)
+		daemon_log(LOG_ERR, "scheduling: %s", err.msg);
+	else if (ms.svc.running)
+		d->next_expiry = ms.next_run;
+	if (cm_store_outbox_next(d->st, &d->next_outbox, &err) != CM_OK)
+		daemon_log(LOG_ERR, "scheduling mail: %s", err.msg);
+}
+
+void
+scheduler_tick(struct daemon_ctx *d, cm_time now)
+{
+	int due_expiry, due_outbox;
+
+	if (d->reschedule) {
+		plan(d, now);
+		d->reschedule = 0;
+	}
+	due_expiry = d->next_expiry != 0 && now >= d->next_expiry;
+	due_outbox = d->next_outbox != 0 && now >= d->next_outbox;
+	if (!due_expiry && !due_outbox)
+		return;
+	if (due_expiry)
+		run_expiry(d, now);   /* delivers the outbox too */
+	else
+		deliver_outbox(d, now);
+	plan(d, now);
+}
