@@ -142,7 +142,7 @@ print_upload_report(struct cli *c, const char *unit,
 
 		count[it->action]++;
 		if (it->expired) {
-			char *cn = cli_escape(it->subject_cn);
+			char *cn = cm_text_escape(it->subject_cn);
 
 			fprintf(stderr, "certmon: warning: certificate %.16s (CN '%s') "
 			    "has expired; it is stored and reported as expired, never "
@@ -463,7 +463,7 @@ print_field(const char *name, json_t *v)
 		}
 	} else
 		text = json_dumps(v, JSON_ENCODE_ANY);
-	esc = cli_escape(text);
+	esc = cm_text_escape(text);
 	printf("%-22s %s\n", name, esc != NULL ? esc : "");
 	free(esc);
 	free(text);
@@ -531,7 +531,7 @@ cert_show(struct cli *c, int argc, char **argv)
 		print_field(fields[i], json_object_get(sc.doc, fields[i]));
 	printf("events:\n");
 	json_array_foreach(json_object_get(sc.doc, "events"), i, ev) {
-		char *msg = cli_escape(json_string_value(json_object_get(ev,
+		char *msg = cm_text_escape(json_string_value(json_object_get(ev,
 		    "message")));
 
 		printf("  %s  %-14s %s\n", json_string_value(json_object_get(ev,

@@ -12,6 +12,7 @@
 #include "certmon/clock.h"
 #include "certmon/err.h"
 #include "certmon/json.h"
+#include "certmon/text.h"
 #include "certmon/store.h"
 
 /* Exit codes of commands that are not checks. */
@@ -90,6 +91,8 @@ int cmd_monitor(struct cli *c, int argc, char **argv);
 int cmd_smtp(struct cli *c, int argc, char **argv);
 int cmd_mail(struct cli *c, int argc, char **argv);
 int cmd_service(struct cli *c, int argc, char **argv);
+int cmd_ocsp(struct cli *c, int argc, char **argv);
 int cmd_token(struct cli *c, int argc, char **argv);
+int cmd_admin(struct cli *c, int argc, char **argv);
 
 #endif

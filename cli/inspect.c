@@ -64,7 +64,7 @@ print_human(json_t *o)
 		} else {
 			text = json_dumps(v, JSON_ENCODE_ANY);
 		}
-		esc = cli_escape(text);
+		esc = cm_text_escape(text);
 		printf("%-12s %s\n", fields[i], esc != NULL ? esc : "");
 		free(esc);
 		free(text);
@@ -128,7 +128,7 @@ cmd_inspect(struct cli *c, int argc, char **argv)
 		cm_cert_list_clear(&list);
 	}
 	json_array_foreach(errors, k, e) {
-		char *esc = cli_escape(json_string_value(e));
+		char *esc = cm_text_escape(json_string_value(e));
 
 		fprintf(stderr, "certmon: %s\n", esc != NULL ? esc : "");
 		free(esc);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "certmon/cert.h"
+#include "certmon/text.h"
 #include "cli.h"
 
 int
@@ -49,7 +50,7 @@ vfail(struct cli *c, int code, const char *fmt, va_list ap)
 	json_t *doc;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	esc = cli_escape(msg);
+	esc = cm_text_escape(msg);
 	fprintf(stderr, "certmon: %s\n", esc != NULL ? esc : msg);
 	free(esc);
 	if (c->json) {
@@ -132,29 +133,6 @@ cli_read_password_file(struct cli *c, const char *path)
 	return strdup(buf);
 }
 
-char *
-cli_escape(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
-	size_t n = strlen((const char *)p);
-	char *out = malloc(4 * n + 1), *o = out;
-
-	if (out == NULL)
-		return NULL;
-	for (; *p != '\0'; p++) {
-		if (*p < 0x20 || *p == 0x7f) {
-			o += sprintf(o, "\\x%02x", *p);
-		} else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
-			o += sprintf(o, "\\u%04x", p[1]);   /* C1 control */
-			p++;
-		} else {
-			*o++ = (char)*p;
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
 /* ---- tables ------------------------------------------------------------ */
 
 struct table {
@@ -202,7 +180,7 @@ table_add(struct table *t, const char *const *cells)
 		t->cap = ncap;
 	}
 	for (int i = 0; i < t->ncols; i++)
-		t->cells[t->nrows * t->ncols + i] = cli_escape(cells[i]);
+		t->cells[t->nrows * t->ncols + i] = cm_text_escape(cells[i]);
 	t->nrows++;
 }
 

@@ -11,6 +11,7 @@
 #include "certmon/monitor.h"
 #include "certmon/outbox.h"
 #include "certmon/settings.h"
+#include "certmon/text.h"
 
 const char *
 cm_monitor_mail_name(enum cm_monitor_mail mail)
@@ -113,7 +114,7 @@ cm_monitor_compose(const struct cm_monitor_notice *v, size_t n, cm_time now,
 	    [CM_STATE_EXPIRING] = "EXPIRING within the notification window"};
 	struct text t = {NULL, 0, 0, 0}, s = {NULL, 0, 0, 0};
 	size_t count[4] = {0, 0, 0, 0};
-	char when[CM_TIME_TEXT_LEN], left[96];
+	char when[CM_TIME_TEXT_LEN], left[96], *cn, *issuer;
 
 	*subject = *body = NULL;
 	for (size_t i = 0; i < n; i++)
@@ -133,13 +134,21 @@ cm_monitor_compose(const struct cm_monitor_notice *v, size_t n, cm_time now,
 		for (size_t i = 0; i < n; i++) {
 			if (v[i].state != st)
 				continue;
+			/* names come from certificates: escaped so that they
+			 * cannot forge lines of the notice */
+			cn = cm_text_escape(v[i].subject_cn);
+			issuer = cm_text_escape(v[i].issuer_cn);
+			if (cn == NULL || issuer == NULL)
+				t.nomem = 1;
 			time_left(v[i].not_after, now, left, sizeof(left));
 			text_add(&t, "\n  unit:        %s\n  subject CN:  %s\n"
 			    "  issuer:      %s\n  serial:      %s\n  notAfter:    %s\n"
 			    "  time left:   %s\n  fingerprint: %s\n", v[i].unit,
-			    v[i].subject_cn, v[i].issuer_cn, v[i].serial_hex,
+			    cn ? cn : "", issuer ? issuer : "", v[i].serial_hex,
 			    cm_time_format(v[i].not_after, when), left,
 			    v[i].fingerprint);
+			free(cn);
+			free(issuer);
 		}
 	}
 	text_add(&t, "\nRenew and upload the certificates, or see them with "

@@ -164,17 +164,42 @@ cm_monitor_settings_check(const struct cm_monitor_settings *s,
 	return CM_OK;
 }
 
+/* Rewrites an address list as "a@x;b@y": trimmed, no empty entries, no
+ * duplicates. */
+static enum cm_status
+normalise_emails(const char *text, char *out, size_t len, struct cm_err *err)
+{
+	struct cm_strlist list = {NULL, 0};
+	size_t o = 0;
+	enum cm_status rc;
+
+	if ((rc = cm_mail_parse_list(text, &list, err)) != CM_OK)
+		return rc;
+	out[0] = '\0';
+	for (size_t i = 0; i < list.n; i++)
+		o += (size_t)snprintf(out + o, o < len ? len - o : 0, "%s%s",
+		    i ? ";" : "", list.v[i]);
+	cm_mail_list_free(&list);
+	if (o >= len)
+		return cm_err_set(err, CM_ERR_TOOBIG, "E-mail IDs: the list is "
+		    "longer than %zu bytes", len - 1);
+	return CM_OK;
+}
+
 enum cm_status
 cm_monitor_settings_save(struct cm_store *st,
     const struct cm_monitor_settings *s, const char *actor, cm_time now,
     struct cm_err *err)
 {
+	char emails[sizeof(s->emails)];
 	struct cm_monitor_settings old;
 	struct changes c;
 	enum cm_status rc;
 
 	memset(&c, 0, sizeof(c));
 	if ((rc = cm_monitor_settings_check(s, err)) != CM_OK ||
+	    (rc = normalise_emails(s->emails, emails, sizeof(emails), err)) !=
+	    CM_OK ||
 	    (rc = cm_monitor_settings_load(st, &old, err)) != CM_OK)
 		return rc;
 	change_int(&c, "monitor.start_days", old.start_days, s->start_days);
@@ -184,7 +209,7 @@ cm_monitor_settings_save(struct cm_store *st,
 	change_int(&c, "monitor.retry_cap", old.retry_cap, s->retry_cap);
 	change_int(&c, "monitor.give_up_after", old.give_up_after,
 	    s->give_up_after);
-	change_text(&c, "monitor.emails", old.emails, s->emails);
+	change_text(&c, "monitor.emails", old.emails, emails);
 	if (c.n == 0)
 		return CM_OK;
 	return cm_store_settings_set(st, c.keys, c.vals, c.n, actor, now, err);

@@ -1654,7 +1654,7 @@ cm_store_outbox_list(struct cm_store *st, cm_time due_by, int include_sent,
 	if (due_by != 0)
 		sql = "SELECT id, message_id, created_at, recipients, subject,"
 		    " message, state, attempts, next_attempt_at, last_error,"
-		    " last_reply, sent_at FROM outbox WHERE state <> 'sent'"
+		    " last_reply, sent_at FROM outbox WHERE state = 'pending'"
 		    " AND next_attempt_at <= ?1 ORDER BY id";
 	else
 		sql = "SELECT id, message_id, created_at, recipients, subject,"

@@ -317,9 +317,10 @@ enum cm_status cm_store_outbox_add(struct cm_store *st,
     const char *message_id, const char *recipients, const char *subject,
     const char *message, size_t len, cm_time now, struct cm_err *err);
 
-/* Calls fn for messages: with due_by != 0 only unsent ones due by then
- * (oldest first); with due_by == 0 every unsent one plus sent ones when
- * include_sent (newest first). */
+/* Calls fn for messages: with due_by != 0 only pending ones due by then
+ * (oldest first; given-up "failed" ones are not retried); with due_by == 0
+ * every unsent one (pending and failed) plus sent ones when include_sent
+ * (newest first). */
 enum cm_status cm_store_outbox_list(struct cm_store *st, cm_time due_by,
     int include_sent, cm_outbox_fn fn, void *arg, struct cm_err *err);
 

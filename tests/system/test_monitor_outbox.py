@@ -225,13 +225,48 @@ def test_backoff_doubles_up_to_the_cap_and_gives_up_late(certmon, setup,
     st = certmon.ok("monitor", "status", "--json",
                     env={"CERTMON_NOW": iso(t + 7 * DAY + HOUR)}).json
     assert st["outbox_failed"] == 1 and st["outbox_pending"] == 0
-    # given up: not sent behind the admin's back, but kept, not lost
+    # (MailDeliveryFailed: the first failure, and giving up per
+    # docs/MONITOR.md)
+    n_alarms = len(failed_alarms(certmon))
+    assert n_alarms in (1, 2)
+    # given up = no more retries ("stop retrying after", settings.h): a
+    # later deliver does not try it again, raises no further alarm ...
+    r = deliver(certmon, t + 8 * DAY)
+    assert r["attempted"] == 0, r
+    assert len(failed_alarms(certmon)) == n_alarms
+    # ... and it is not sent behind the admin's back when the server is
+    # back, but kept for inspection (not lost)
     with start_on(SmtpServer(tmp_path / "mail"), port) as srv:
-        r = deliver(certmon, t + 8 * DAY)
-        assert r["sent"] == 0
-        assert srv.messages() == []
+        r = deliver(certmon, t + 9 * DAY)
+        assert r["sent"] == 0, r
+        d2 = run(certmon, t + 9 * DAY + HOUR)    # a run delivers too
+        assert srv.messages() == [] or message_ids(srv) == [d2["message_id"]]
+    q = by_mid(queue(certmon, "--all"))[d["message_id"]]
+    assert q["state"] == "failed"
+
+
+def test_given_up_message_is_not_retried_nor_alarmed_again(certmon, setup):
+    """After give_up_after a message is "failed": MailDeliveryFailed was
+    raised on its first failure (and, per docs/MONITOR.md, on giving up);
+    it must not be retried, so no further alarm follows, however often the
+    outbox is worked through."""
+    C = setup
+    smtp_to(certmon, free_port())
+    certmon.ok("monitor", "set", "--give-up-after", "1h")
+    t = C + 12 * DAY + 7 * MIN
+    run(certmon, t)
+    assert len(failed_alarms(certmon)) == 1
+    deliver(certmon, t + 2 * HOUR)                  # past 1 h: given up
     [q] = queue(certmon, "--all")
-    assert q["message_id"] == d["message_id"] and q["state"] == "failed"
+    assert q["state"] == "failed"
+    given_up = len(failed_alarms(certmon))
+    assert given_up in (1, 2)
+    for k in range(3, 8):
+        deliver(certmon, t + k * HOUR)
+    run(certmon, t + 8 * HOUR)
+    assert len(failed_alarms(certmon)) == given_up
+    [q] = queue(certmon, "--all")
+    assert q["state"] == "failed"
 
 
 def test_retry_cap_setting_caps_the_backoff(certmon, setup):
@@ -316,31 +351,33 @@ def test_kill_9_during_delivery(certmon, setup, tmp_path):
     C = setup
     slow = SmtpServer(tmp_path / "slow", delay=3.0)
     slow.start()
-    port = slow.port
-    smtp_to(certmon, port)
-    t = C + 12 * DAY + 7 * MIN
-    env = dict(os.environ)
-    env.pop("CERTMON_NOW", None)
-    proc = subprocess.Popen([BIN, "--db", str(certmon.db), "monitor", "run",
-                             "--at", iso(t), "--json"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
     try:
-        wait_for(lambda: established(port), 10, "the SMTP connection")
-        time.sleep(1.0)          # the message is sent, the server waits 3 s
-        assert proc.poll() is None, proc.communicate()
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+        port = slow.port
+        smtp_to(certmon, port)
+        t = C + 12 * DAY + 7 * MIN
+        env = dict(os.environ)
+        env.pop("CERTMON_NOW", None)
+        proc = subprocess.Popen([BIN, "--db", str(certmon.db), "monitor",
+                                 "run", "--at", iso(t), "--json"], env=env,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        try:
+            wait_for(lambda: established(port), 10, "the SMTP connection")
+            time.sleep(1.0)      # the message is sent, the server waits 3 s
+            assert proc.poll() is None, proc.communicate()
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == -signal.SIGKILL
+        # let the slow server finish with that session (it may or may not
+        # store the message of a peer that is gone), then take it down
+        time.sleep(2.5)
+        first = slow.messages()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == -signal.SIGKILL
-    # let the slow server finish with that session (it may or may not store
-    # the message for a peer that is gone), then take it down
-    time.sleep(2.5)
-    first = slow.messages()
-    slow.stop()
+        slow.stop()
     assert len(first) <= 1
 
     # the message was committed to the outbox before the delivery began
@@ -367,5 +404,8 @@ def test_kill_9_during_delivery(certmon, setup, tmp_path):
     d = run(certmon, t + HOUR)
     assert d["notified"] == [] and d["mail"] == "none"
 
-    with sqlite3.connect(str(certmon.db)) as db:
+    db = sqlite3.connect(str(certmon.db))
+    try:
         assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    finally:
+        db.close()

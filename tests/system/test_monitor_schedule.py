@@ -22,6 +22,8 @@ reasoning in comments), never copied from the program's output. Run times
 are offset by odd minutes from both notAfter and the store's creation so
 that no expectation hangs on an exact boundary unless a test says so.
 """
+import email
+import email.policy
 import importlib.util
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -141,8 +143,6 @@ def check_walk(certmon, srv, fp, walk):
             assert doc["mail"] == "none", (iso(t), doc)
     msgs = srv.messages()
     assert len(msgs) == len(notices), [m["data"][:300] for m in msgs]
-    import email
-    import email.policy
     for m, (t, want, mid) in zip(msgs, notices):
         msg = email.message_from_bytes(m["data"], policy=email.policy.default)
         assert msg["Message-ID"] == mid
