@@ -27,7 +27,9 @@ static const struct {
 	{"mail", cmd_mail, "the outbox of notification mail"},
 	{"service", cmd_service, "start, stop, restart the services"},
 	{"token", cmd_token, "API tokens for the REST API"},
+	{"admin", cmd_admin, "the web admin's account: admin passwd"},
 	{"events", cmd_events, "the audit and alarm log"},
+	{"ocsp", cmd_ocsp, "one-shot OCSP checks of certificate files"},
 };
 
 static void

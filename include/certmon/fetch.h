@@ -8,7 +8,8 @@
  * Content-Length above the cap is refused before the body; a body that
  * grows past it is aborted at once), one attempt within an overall
  * deadline, and an optional allow-list of hosts. Any non-200 answer is an
- * error. The library never prints: failures fill a struct cm_err.
+ * error. A stop requested through cancel.h aborts running transfers. The
+ * library never prints: failures fill a struct cm_err.
  */
 #ifndef CERTMON_FETCH_H
 #define CERTMON_FETCH_H

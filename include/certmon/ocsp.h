@@ -99,9 +99,10 @@ struct cm_ocsp_result {
 	char responder[CM_OCSP_TEXT_MAX];       /* accepted signer's subject */
 };
 
-/* A context: the cache of verified "certificate X is signed by the key of
- * certificate Y" facts (by SHA-256 fingerprints), so that repeated checks
- * skip re-verifying issuers and responder certificates. One context may be
+/* A context: the caches of verified "certificate X is signed by the key of
+ * certificate Y" facts and of decoded certificates (both by SHA-256
+ * fingerprints, bounded), so that repeated checks skip re-verifying issuers
+ * and responder certificates and re-decoding their keys. One context may be
  * shared by any number of threads. */
 struct cm_ocsp_ctx;
 

@@ -1,0 +1,272 @@
+/*
+ * fuzz_ocsp.c - libFuzzer target of cm_ocsp_validate: the input is the
+ * OCSP response to a fixed request about a fixed certificate.
+ *
+ * At start-up it mints, in-process and deterministically (Ed25519 keys from
+ * fixed seeds, fixed validity periods, a fixed `now`), a CA, a leaf, a
+ * delegated responder and a designated responder, and a request with a
+ * fixed nonce. Each input is validated as the answer to that request, as a
+ * stapled response, and in Common Criteria mode (with a CRL hook), with a
+ * shared context (the caches of decoded certificates and verified
+ * signatures; the unit tests cover the paths without one).
+ * Besides crashes and leaks (ASan, UBSan) it checks what ocsp.h promises:
+ * a failure is CM_REV_ERROR, never good or revoked; a reason is always one
+ * line of UTF-8; an answer has a trust model, a responder and times.
+ *
+ * Seeds: FUZZ_OCSP_SEEDS=DIR ./build-fuzz/fuzz_ocsp -runs=0 writes valid
+ * responses (good, revoked, unknown; by the CA, the delegate and the
+ * designated responder; with and without the nonce) into DIR:
+ *   mkdir -p fuzz/corpus/ocsp && FUZZ_OCSP_SEEDS=fuzz/corpus/ocsp \
+ *       ./build-fuzz/fuzz_ocsp -runs=0
+ *   ./build-fuzz/fuzz_ocsp -max_total_time=60 fuzz/corpus/ocsp
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/ocsp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "certmon/ocsp.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define NOW ((cm_time)1800000000)       /* 2027-01-15 */
+#define T2020 ((time_t)1577836800)
+#define T2040 ((time_t)2208988800)
+
+enum { CA, LEAF, DELEG, DESIG, N };
+
+static X509 *X[N];
+static EVP_PKEY *K[N];
+static struct cm_cert *C[N];
+static struct cm_cert_list trusted;
+static struct cm_cert *trusted_v[1];
+static struct cm_ocsp_request req;
+static struct cm_ocsp_ctx *ctx;
+
+static EVP_PKEY *
+fixed_key(unsigned char tag)
+{
+	unsigned char seed[32];
+
+	memset(seed, tag, sizeof(seed));
+	return EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed,
+	    sizeof(seed));
+}
+
+static X509 *
+mint(const char *cn, long serial, EVP_PKEY *key, X509 *issuer,
+    EVP_PKEY *issuer_key, const char *ext_name, const char *ext_value)
+{
+	X509 *x = X509_new();
+	X509_NAME *n = X509_NAME_new();
+	X509V3_CTX v3;
+	X509_EXTENSION *e;
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+	    (const unsigned char *)cn, -1, -1, 0);
+	X509_set_subject_name(x, n);
+	X509_set_issuer_name(x, issuer != NULL ? X509_get_subject_name(issuer) :
+	    n);
+	ASN1_TIME_set(X509_getm_notBefore(x), T2020);
+	ASN1_TIME_set(X509_getm_notAfter(x), T2040);
+	X509_set_pubkey(x, key);
+	X509V3_set_ctx(&v3, issuer != NULL ? issuer : x, x, NULL, NULL, 0);
+	if (ext_name != NULL &&
+	    (e = X509V3_EXT_nconf(NULL, &v3, ext_name, ext_value)) != NULL) {
+		X509_add_ext(x, e, -1);
+		X509_EXTENSION_free(e);
+	}
+	X509_sign(x, issuer_key, NULL);
+	X509_NAME_free(n);
+	return x;
+}
+
+static struct cm_cert *
+to_cm(X509 *x)
+{
+	unsigned char *der = NULL;
+	struct cm_cert *c = NULL;
+	int len = i2d_X509(x, &der);
+
+	if (len <= 0 || cm_cert_from_der(der, (size_t)len, &c, NULL) != CM_OK)
+		abort();
+	OPENSSL_free(der);
+	return c;
+}
+
+/* Writes one valid response (seed) into dir. */
+static void
+write_seed(const char *dir, int signer, int status, int nonce, int n)
+{
+	OCSP_BASICRESP *bs = OCSP_BASICRESP_new();
+	OCSP_CERTID *id = OCSP_cert_to_id(EVP_sha1(), X[LEAF], X[CA]);
+	ASN1_TIME *tu = ASN1_TIME_set(NULL, (time_t)(NOW - 3600));
+	ASN1_TIME *nu = ASN1_TIME_set(NULL, (time_t)(NOW + 86400));
+	OCSP_RESPONSE *rsp = NULL;
+	unsigned char *der = NULL;
+	char path[512];
+	FILE *f;
+	int len;
+
+	OCSP_basic_add1_status(bs, id, status, status ==
+	    V_OCSP_CERTSTATUS_REVOKED ? 1 : 0, tu, tu, nu);
+	if (nonce)
+		OCSP_basic_add1_nonce(bs, req.nonce, (int)req.nonce_len);
+	OCSP_basic_sign(bs, X[signer], K[signer], NULL, NULL,
+	    signer == CA ? OCSP_NOCERTS : 0);
+	rsp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs);
+	if (rsp != NULL && (len = i2d_OCSP_RESPONSE(rsp, &der)) > 0) {
+		struct cm_ocsp_opts o;
+		struct cm_ocsp_result r;
+		static const enum cm_rev_status want[] = {CM_REV_GOOD,
+		    CM_REV_REVOKED, CM_REV_UNKNOWN};
+
+		/* every seed is a valid answer */
+		memset(&o, 0, sizeof(o));
+		o.trusted = &trusted;
+		if (cm_ocsp_validate(NULL, &req, der, (size_t)len, C[LEAF], C[CA],
+		    &o, NOW, &r) != want[status] || r.trust_model != (signer ==
+		    DESIG ? CM_OCSP_TRUST_RESPONDER : CM_OCSP_TRUST_DELEGATED)) {
+			fprintf(stderr, "seed %d: %s\n", n, r.reason);
+			abort();
+		}
+		snprintf(path, sizeof(path), "%s/seed-%02d.der", dir, n);
+		if ((f = fopen(path, "wb")) != NULL) {
+			fwrite(der, 1, (size_t)len, f);
+			fclose(f);
+		}
+	}
+	OPENSSL_free(der);
+	OCSP_RESPONSE_free(rsp);
+	OCSP_BASICRESP_free(bs);
+	OCSP_CERTID_free(id);
+	ASN1_TIME_free(tu);
+	ASN1_TIME_free(nu);
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	const char *seeds = getenv("FUZZ_OCSP_SEEDS");
+	int n = 0;
+
+	(void)argc;
+	(void)argv;
+	for (int i = 0; i < N; i++)
+		if ((K[i] = fixed_key((unsigned char)(0x41 + i))) == NULL)
+			abort();
+	X[CA] = mint("Fuzz CA", 1, K[CA], NULL, K[CA], "basicConstraints",
+	    "critical,CA:TRUE");
+	X[LEAF] = mint("Fuzz Leaf", 0x1001, K[LEAF], X[CA], K[CA], NULL, NULL);
+	X[DELEG] = mint("Fuzz Delegate", 0x2001, K[DELEG], X[CA], K[CA],
+	    "extendedKeyUsage", "OCSPSigning");
+	X[DESIG] = mint("Fuzz Designated", 3, K[DESIG], NULL, K[DESIG],
+	    "extendedKeyUsage", "OCSPSigning");
+	for (int i = 0; i < N; i++)
+		C[i] = to_cm(X[i]);
+	trusted_v[0] = C[DESIG];
+	trusted.v = trusted_v;
+	trusted.n = 1;
+	req.hash = CM_OCSP_HASH_SHA1;
+	req.nonce_len = 32;
+	memset(req.nonce, 0x5a, req.nonce_len);
+	if (cm_ocsp_ctx_new(&ctx, NULL) != CM_OK)
+		abort();
+	if (seeds != NULL)
+		for (int s = CA; s < N; s++) {
+			if (s == LEAF)
+				continue;
+			for (int st = 0; st < 3; st++)
+				for (int nonce = 0; nonce < 2; nonce++)
+					write_seed(seeds, s, st, nonce, n++);
+		}
+	return 0;
+}
+
+/* Aborts unless s is one line of well-formed UTF-8. */
+static void
+check_text(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p != '\0') {
+		size_t n, i;
+
+		if (*p < 0x20 || *p == 0x7f)
+			abort();
+		if (*p < 0x80) {
+			p++;
+			continue;
+		}
+		if (*p >= 0xC2 && *p <= 0xDF)
+			n = 2;
+		else if (*p >= 0xE0 && *p <= 0xEF)
+			n = 3;
+		else if (*p >= 0xF0 && *p <= 0xF4)
+			n = 4;
+		else
+			abort();
+		for (i = 1; i < n; i++)
+			if ((p[i] & 0xC0) != 0x80)
+				abort();
+		p += n;
+	}
+}
+
+static void
+check_result(const struct cm_ocsp_result *r)
+{
+	if (r->reason[0] == '\0')
+		abort();
+	check_text(r->reason);
+	check_text(r->responder);
+	if (r->status == CM_REV_ERROR) {
+		if (r->revocation_time != 0 || r->revocation_reason[0] != '\0')
+			abort();
+		return;
+	}
+	if (r->trust_model == CM_OCSP_TRUST_NONE || r->responder[0] == '\0' ||
+	    r->this_update == 0 || r->produced_at == 0)
+		abort();
+	if (r->status != CM_REV_REVOKED && r->revocation_time != 0)
+		abort();
+}
+
+static enum cm_rev_status
+crl_hook(const struct cm_cert *responder, const struct cm_cert *issuer,
+    cm_time now, void *arg, char *why, size_t why_len)
+{
+	(void)issuer;
+	(void)now;
+	(void)arg;
+	snprintf(why, why_len, "fuzz CRL");
+	return responder->serial_hex[0] == '2' ? CM_REV_GOOD : CM_REV_REVOKED;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct cm_ocsp_opts o;
+	struct cm_ocsp_result r;
+
+	memset(&o, 0, sizeof(o));
+	o.trusted = &trusted;
+	cm_ocsp_validate(ctx, &req, data, size, C[LEAF], C[CA], &o, NOW, &r);
+	check_result(&r);
+	cm_ocsp_validate(ctx, NULL, data, size, C[LEAF], C[CA], &o, NOW, &r);
+	check_result(&r);
+	o.common_criteria = 1;
+	o.require_nonce = 1;
+	o.crl_check = crl_hook;
+	cm_ocsp_validate(ctx, &req, data, size, C[LEAF], C[CA], &o, NOW, &r);
+	check_result(&r);
+	return 0;
+}
