@@ -40,6 +40,7 @@
 
 #define MAX_CERTS_PER_INPUT 10000   /* certificates in one input */
 #define MAX_P12_NESTING 4           /* nested safeContents bags */
+#define MAX_P12_DECRYPTS 64         /* decryptions tried in a PKCS#12 */
 #define P12_WORK_FACTOR 4           /* all key derivations of a PKCS#12:
                                      * at most 4 times max_p12_iter */
 #define MAX_OID_BYTES 64            /* longer OIDs are not turned to text */
@@ -675,7 +676,9 @@ integer_bits(const ASN1_INTEGER *a)
 }
 
 /* Reads the type and size of the common keys (RSA, named-curve EC, EdDSA)
- * from their encoding; returns 0 when key_slow must decide. */
+ * from their encoding; returns 0 when key_slow must decide. An EC point is
+ * not checked to lie on its curve (20 us): such a broken key still shows
+ * as EC of its curve's size, where OpenSSL would not load it. */
 static int
 key_fast(const CM_SPKI *k, struct cm_cert *cert)
 {
@@ -1048,30 +1051,39 @@ p12_spend(struct parse_ctx *c, int64_t *work, int64_t iter)
 	return 1;
 }
 
-/* Decrypts an encrypted safe with OpenSSL's legacy provider, where RC2 (the
- * certificate cipher of many older PKCS#12 exports) lives, in a library
- * context of its own: the process-wide configuration stays as it is. */
-static STACK_OF(PKCS12_SAFEBAG) *
-decrypt_legacy(const PKCS7_ENC_CONTENT *ec, const char *pass)
-{
-	STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
-	OSSL_PROVIDER *def = NULL, *legacy = NULL;
-	OSSL_LIB_CTX *lctx = NULL;
+/* A library context with OpenSSL's legacy provider, where RC2 (the
+ * certificate cipher of many older PKCS#12 exports) lives: made at most
+ * once per file, on demand, and apart from the process-wide one. */
+struct legacy {
+	OSSL_LIB_CTX *ctx;
+	OSSL_PROVIDER *def;
+	OSSL_PROVIDER *leg;
+	int tried;
+};
 
-	if ((lctx = OSSL_LIB_CTX_new()) == NULL ||
-	    (def = OSSL_PROVIDER_load(lctx, "default")) == NULL ||
-	    (legacy = OSSL_PROVIDER_load(lctx, "legacy")) == NULL)
-		goto out;
-	bags = PKCS12_item_decrypt_d2i_ex(ec->algorithm,
-	    ASN1_ITEM_rptr(PKCS12_SAFEBAGS), pass, pass ? -1 : 0,
-	    ec->enc_data, 1, lctx, NULL);
-out:
-	if (legacy != NULL)
-		OSSL_PROVIDER_unload(legacy);
-	if (def != NULL)
-		OSSL_PROVIDER_unload(def);
-	OSSL_LIB_CTX_free(lctx);
-	return bags;
+static void
+legacy_free(struct legacy *l)
+{
+	if (l->leg != NULL)
+		OSSL_PROVIDER_unload(l->leg);
+	if (l->def != NULL)
+		OSSL_PROVIDER_unload(l->def);
+	OSSL_LIB_CTX_free(l->ctx);
+	l->ctx = NULL;
+	l->def = l->leg = NULL;
+}
+
+static OSSL_LIB_CTX *
+legacy_ctx(struct legacy *l)
+{
+	if (l->tried)
+		return l->ctx;
+	l->tried = 1;
+	if ((l->ctx = OSSL_LIB_CTX_new()) == NULL ||
+	    (l->def = OSSL_PROVIDER_load(l->ctx, "default")) == NULL ||
+	    (l->leg = OSSL_PROVIDER_load(l->ctx, "legacy")) == NULL)
+		legacy_free(l);
+	return l->ctx;
 }
 
 /* Adds the certificates of a PKCS#12 file. */
@@ -1081,8 +1093,10 @@ take_pkcs12(struct parse_ctx *c, PKCS12 *p12)
 	STACK_OF(PKCS7) *safes = NULL;
 	STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
 	const char *cand[2];
-	int ncand, i, j, verified = 0;
+	int ncand, i, j, verified = 0, attempts = 0;
 	enum cm_status st = CM_OK;
+	struct legacy legacy = { 0 };
+	OSSL_LIB_CTX *lctx;
 	int64_t work = 0;
 
 	if (c->password != NULL) {
@@ -1178,11 +1192,22 @@ take_pkcs12(struct parse_ctx *c, PKCS12 *p12)
 					st = CM_ERR_TOOBIG;
 					goto out;
 				}
+				if (++attempts > MAX_P12_DECRYPTS) {
+					st = fail(c, CM_ERR_TOOBIG, "PKCS#12 with "
+					    "more than %d encrypted parts",
+					    MAX_P12_DECRYPTS);
+					goto out;
+				}
 				bags = PKCS12_unpack_p7encdata(p7, cand[j],
 				    cand[j] ? -1 : 0);
 				if (bags == NULL && last_error_is(ERR_LIB_EVP,
-				    ERR_R_UNSUPPORTED))
-					bags = decrypt_legacy(ec, cand[j]);
+				    ERR_R_UNSUPPORTED) &&
+				    (lctx = legacy_ctx(&legacy)) != NULL)
+					bags = PKCS12_item_decrypt_d2i_ex(
+					    ec->algorithm,
+					    ASN1_ITEM_rptr(PKCS12_SAFEBAGS),
+					    cand[j], cand[j] ? -1 : 0,
+					    ec->enc_data, 1, lctx, NULL);
 			}
 			if (bags == NULL) {
 				char *alg = oid_text(ec->algorithm->algorithm,
@@ -1212,6 +1237,7 @@ take_pkcs12(struct parse_ctx *c, PKCS12 *p12)
 out:
 	sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
 	sk_PKCS7_pop_free(safes, PKCS7_free);
+	legacy_free(&legacy);
 	return st;
 }
 

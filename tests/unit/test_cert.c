@@ -553,56 +553,76 @@ test_count_cap(void **state)
 	cm_cert_list_clear(&list);
 }
 
-/* A PKCS#12 file of many encrypted safes (the openssl tool makes one):
- * each is below the iteration cap, their sum is not. */
-static void
-test_p12_work_budget(void **state)
+/* Makes a PKCS#12 file (MAC iterations 1, password "pass") of n
+ * encrypted safes of `iter` iterations each, holding the leaf each: the
+ * openssl tool makes no such file. Returns its DER (OPENSSL_free). */
+static unsigned char *
+make_p12_safes(int n, int iter, size_t *len)
 {
 	STACK_OF(PKCS7) *safes = sk_PKCS7_new_null();
-	struct cm_cert_list list = { 0 };
-	struct cm_err err = { 0 };
-	struct cm_parse_opts o = { .password = "pass", .max_p12_iter = 2048 };
 	unsigned char *der = NULL;
 	PKCS12 *p12;
 	FILE *f;
 	X509 *x;
-	int i, n;
+	int i, dlen;
 
-	(void)state;
 	assert_non_null((f = fopen(fx("leaf.pem"), "r")));
 	assert_non_null((x = PEM_read_X509(f, NULL, NULL, NULL)));
 	fclose(f);
 	assert_non_null(safes);
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < n; i++) {
 		STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
 		PKCS7 *p7;
 
 		assert_non_null(PKCS12_add_cert(&bags, x));
 		p7 = PKCS12_pack_p7encdata(NID_pbe_WithSHA1And3_Key_TripleDES_CBC,
-		    "pass", -1, NULL, 0, 2048, bags);
+		    "pass", -1, NULL, 0, iter, bags);
 		assert_non_null(p7);
 		assert_true(sk_PKCS7_push(safes, p7) > 0);
 		sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
 	}
 	assert_non_null((p12 = PKCS12_add_safes(safes, 0)));
 	assert_int_equal(PKCS12_set_mac(p12, "pass", -1, NULL, 0, 1, NULL), 1);
-	assert_true((n = i2d_PKCS12(p12, &der)) > 0);
+	assert_true((dlen = i2d_PKCS12(p12, &der)) > 0);
+	*len = (size_t)dlen;
+	PKCS12_free(p12);
+	sk_PKCS7_pop_free(safes, PKCS7_free);
+	X509_free(x);
+	return der;
+}
 
-	assert_int_equal(cm_cert_parse(der, (size_t)n, "safes.p12", &o, &list,
+/* Many encrypted safes, each below the iteration cap: their sum and
+ * their number are capped too (found in review: 1 MiB holds
+ * thousands of safes). */
+static void
+test_p12_work_budget(void **state)
+{
+	struct cm_cert_list list = { 0 };
+	struct cm_err err = { 0 };
+	struct cm_parse_opts o = { .password = "pass", .max_p12_iter = 2048 };
+	size_t len;
+	unsigned char *der = make_p12_safes(5, 2048, &len);
+
+	(void)state;
+	assert_int_equal(cm_cert_parse(der, len, "safes.p12", &o, &list,
 	    &err), CM_ERR_TOOBIG);
 	assert_string_equal(err.msg, "safes.p12: PKCS#12 needs more than 8192 "
 	    "key-derivation iterations in all");
 	assert_int_equal(list.n, 0);
 	/* Within the budget, all five come out. */
 	o.max_p12_iter = 4096;
-	assert_int_equal(cm_cert_parse(der, (size_t)n, "safes.p12", &o, &list,
+	assert_int_equal(cm_cert_parse(der, len, "safes.p12", &o, &list,
 	    &err), CM_OK);
 	assert_int_equal(list.n, 5);
-
 	OPENSSL_free(der);
-	PKCS12_free(p12);
-	sk_PKCS7_pop_free(safes, PKCS7_free);
-	X509_free(x);
+
+	der = make_p12_safes(65, 1, &len);
+	assert_int_equal(cm_cert_parse(der, len, "many.p12", &o, &list, &err),
+	    CM_ERR_TOOBIG);
+	assert_string_equal(err.msg,
+	    "many.p12: PKCS#12 with more than 64 encrypted parts");
+	assert_int_equal(list.n, 5);
+	OPENSSL_free(der);
 	cm_cert_list_clear(&list);
 }
 
