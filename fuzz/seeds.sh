@@ -16,3 +16,24 @@ for f in "$tmp"/*.pem "$tmp"/*.der "$tmp"/*.p7b "$tmp"/*.p12 "$tmp"/*.bin \
 	cp "$f" "fuzz/corpus/cert/$(basename "$f")"
 done
 echo "fuzz/corpus/cert: $(ls fuzz/corpus/cert | wc -l) seeds"
+
+# fuzz_ocsp: valid responses (good, revoked, unknown; by the CA, a delegate,
+# a designated responder; with and without the nonce), written by the target
+# itself from its fixed in-process PKI.
+if [ -x fuzz/build/fuzz_ocsp ]; then
+	mkdir -p fuzz/corpus/ocsp
+	FUZZ_OCSP_SEEDS=fuzz/corpus/ocsp fuzz/build/fuzz_ocsp -runs=0 >/dev/null 2>&1
+	echo "fuzz/corpus/ocsp: $(ls fuzz/corpus/ocsp | wc -l) seeds"
+fi
+
+# fuzz_settings: values an administrator types.
+mkdir -p fuzz/corpus/settings
+i=0
+for v in 2027-01-31T12:00:00Z 1970-01-01T00:00:00Z 12h 30d 1d 0h 5x on off \
+    'a@example.com' 'a@example.com; b@example.org;' 'x@[192.0.2.1]' \
+    'http://127.0.0.1:8888/ocsp' 'https://ocsp.example.com/' 'ftp://x/' \
+    'file:///etc/passwd' 'bad address@example.com'; do
+	printf '%s' "$v" > "fuzz/corpus/settings/seed$i"
+	i=$((i + 1))
+done
+echo "fuzz/corpus/settings: $i seeds"
