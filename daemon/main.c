@@ -5,6 +5,9 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -99,20 +102,31 @@ setup_signals(void)
 	return 0;
 }
 
-/* Tells systemd (Type=notify) that the daemon is ready. */
+/* Tells systemd (Type=notify) that the daemon is ready: "READY=1" as a
+ * datagram to $NOTIFY_SOCKET, sent by the main process itself. */
 static void
 notify_ready(void)
 {
 	const char *path = getenv("NOTIFY_SOCKET");
-	char cmd[600];
+	struct sockaddr_un sa;
+	socklen_t len;
+	int fd;
 
-	if (path == NULL || path[0] == '\0')
+	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+	    strlen(path) >= sizeof(sa.sun_path))
 		return;
-	/* systemd-notify needs no library; it is in every systemd install */
-	snprintf(cmd, sizeof(cmd), "systemd-notify --ready --pid=%ld "
-	    ">/dev/null 2>&1", (long)getpid());
-	if (system(cmd) != 0)
-		daemon_log(LOG_WARNING, "could not notify systemd");
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, strlen(path));
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';   /* abstract namespace */
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return;
+	if (sendto(fd, "READY=1", 7, 0, (struct sockaddr *)&sa, len) < 0)
+		daemon_log(LOG_WARNING, "could not notify systemd: %s",
+		    strerror(errno));
+	close(fd);
 }
 
 static void
@@ -243,7 +257,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	d.data_version = cm_store_data_version(d.st);
-	if (d.tls && identity_load(&d, cert_file, key_file, daemon_now(&d)) != 0)
+	/* the certificate is real: dated by the wall clock, not a test clock */
+	if (d.tls && identity_load(&d, cert_file, key_file, cm_clock_now()) != 0)
 		goto out;
 	if (http_start(&d) != 0)
 		goto out;

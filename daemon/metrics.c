@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 
@@ -145,7 +146,7 @@ authorised(struct request *r)
 	if (r->d->metrics_token_hash[0] == '\0')
 		return 1;
 	h = req_header(r, "Authorization");
-	if (h == NULL || strncmp(h, "Bearer ", 7) != 0 || strlen(h) > 300)
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || strlen(h) > 300)
 		return 0;
 	cm_auth_token_hash(h + 7, hash);
 	return CRYPTO_memcmp(hash, r->d->metrics_token_hash, 64) == 0;
@@ -202,7 +203,7 @@ metrics_handle(struct request *r)
 	char *text = NULL;
 
 	if (strcmp(r->method, "GET") != 0)
-		return reply_error(r, 405, "use GET");
+		return reply_method(r, "GET");
 	if (!authorised(r))
 		return reply_error(r, 401, "a bearer token is required for "
 		    "/metrics");

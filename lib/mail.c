@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <strings.h>
 
 #include <curl/curl.h>
@@ -1070,6 +1071,15 @@ cm_mail_send(const struct cm_smtp_config *cfg, const struct cm_strlist *to,
 		goto out;
 	}
 	cc = curl_easy_perform(h);
+	if (cc == CURLE_ABORTED_BY_CALLBACK) {
+		/* stopping: libcurl would still send QUIT at cleanup and wait
+		 * for the answer of a server that may hang; close first */
+		curl_socket_t sock = CURL_SOCKET_BAD;
+
+		if (curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, &sock) == CURLE_OK &&
+		    sock != CURL_SOCKET_BAD)
+			shutdown(sock, SHUT_RDWR);
+	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	snprintf(last, sizeof(last), "%s", reply_for(seen, code));
 	if (last[0] == '\0' && code > 0)
