@@ -83,22 +83,24 @@ NSAMPLE=$(wc -l < "$WORK/sample.txt")
 
 # --- measuring -------------------------------------------------------------
 # measure NAME CMD...: runs CMD (stdout to $MOUT, default /dev/null; stderr
-# to $WORK/NAME.err), appends "wall_s rss_kb" to $WORK/NAME.runs.
+# to $WORK/NAME.err), appends "wall_s rss_kb cpu_s load1_before" to
+# $WORK/NAME.runs (cpu = user + system time of CMD and its children).
 MOUT=/dev/null
 measure() {
 	local name=$1; shift
-	local tf=$WORK/time.out t0 t1 wall rss
+	local tf=$WORK/time.out t0 t1 wall rss cpu load
+	load=$(cut -d' ' -f1 /proc/loadavg)
 	t0=$(date +%s%N)
-	if ! /usr/bin/time -f '%M' -o "$tf" "$@" > "$MOUT" 2> "$WORK/$name.err"; then
+	if ! /usr/bin/time -f '%U %S %M' -o "$tf" "$@" > "$MOUT" 2> "$WORK/$name.err"; then
 		log "import.sh: FAILED ($name): $*"
 		tail -n 20 "$WORK/$name.err" >&2
 		exit 1
 	fi
 	t1=$(date +%s%N)
 	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
-	rss=$(tail -n 1 "$tf")
-	echo "$wall $rss" >> "$WORK/$name.runs"
-	log "  $name: ${wall} s, peak RSS $(( rss / 1024 )) MB"
+	read -r cpu rss < <(tail -n 1 "$tf" | awk '{ printf "%.2f %d\n", $1 + $2, $3 }')
+	echo "$wall $rss $cpu $load" >> "$WORK/$name.runs"
+	log "  $name: ${wall} s wall, ${cpu} s CPU, peak RSS $(( rss / 1024 )) MB (load before: $load)"
 }
 
 # median COLUMN FILE
@@ -132,6 +134,7 @@ print(len(d))' < "$1"
 }
 
 log "certmon: $CERTMON; store in $WORK; $REPS repetitions"
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 for rep in $(seq 1 "$REPS"); do
 	log "repetition $rep/$REPS"
 	measure floor1 "$FLOOR" "$CERTS" --threads 1
@@ -157,9 +160,14 @@ COUNT=$(count_json "$WORK/list.json")
 DB_MB=$(du -k "$db"* | awk '{ s += $1 } END { printf "%.1f", s / 1024 }')
 [ "$COUNT" -eq "$N" ] || log "WARNING: the store lists $COUNT certificates, expected $N"
 
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+
 # --- report ----------------------------------------------------------------
 mw() { median 1 "$WORK/$1.runs"; }
 mr() { median 2 "$WORK/$1.runs" | awk '{ printf "%.0f", $1 / 1024 }'; }
+mc() { median 3 "$WORK/$1.runs"; }
+# CPU microseconds per certificate: median CPU s of NAME over COUNT certs
+cus() { awk -v t="$(mc "$1")" -v n="$2" 'BEGIN { printf "%.0f", t / n * 1e6 }'; }
 rate() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", n / t }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 runs() { awk '{ printf "%s%s", sep, $1; sep = ", " }' "$WORK/$1.runs"; }
@@ -176,15 +184,15 @@ cat <<EOF
 
 ### $N certificates, medians of $REPS runs ($(date -u +%Y-%m-%d), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'))
 
-| what | wall s (median) | certs/s | time vs 2-core floor | peak RSS MB |
-|---|---:|---:|---:|---:|
-| floor, 1 thread | $F1 | $(rate "$N" "$F1") | $(ratio "$F1" "$FC")× | $(mr floor1) |
-| floor, $THREADS threads, one shared OpenSSL library context | $F2 | $(rate "$N" "$F2") | $(ratio "$F2" "$FC")× | $(mr floor2) |
-| **floor, $THREADS threads, one library context per thread (the 2-core floor)** | $FC | $(rate "$N" "$FC") | 1.00× | $(mr floor2ctx) |
-| floor, $THREADS processes | $FP | $(rate "$N" "$FP") | $(ratio "$FP" "$FC")× | $(mr floor2proc) |
-| \`certmon cert upload\` (import into a new store) | $IM | $(rate "$N" "$IM") | **${R_CTX}×** (${R_2}× the shared-context floor) | $IM_RSS |
-| \`certmon cert list --json\` | $LI | $(rate "$N" "$LI") | – | $LI_RSS |
-| openssl x509 shell loop, $NSAMPLE-file sample | $LO for $NSAMPLE | $(rate "$NSAMPLE" "$LO") ($LOOP_US µs/cert) | $(awk -v a="$LO" -v n="$NSAMPLE" -v f="$FC" -v m="$N" 'BEGIN { printf "%.0f", (a / n) / (f / m) }')× | $(mr loop) |
+| what | wall s | certs/s | wall vs 2-core floor | CPU s | CPU µs/cert | peak RSS MB |
+|---|---:|---:|---:|---:|---:|---:|
+| floor, 1 thread | $F1 | $(rate "$N" "$F1") | $(ratio "$F1" "$FC")× | $(mc floor1) | $(cus floor1 "$N") | $(mr floor1) |
+| floor, $THREADS threads, one shared OpenSSL library context | $F2 | $(rate "$N" "$F2") | $(ratio "$F2" "$FC")× | $(mc floor2) | $(cus floor2 "$N") | $(mr floor2) |
+| **floor, $THREADS threads, one library context per thread (the 2-core floor)** | $FC | $(rate "$N" "$FC") | 1.00× | $(mc floor2ctx) | $(cus floor2ctx "$N") | $(mr floor2ctx) |
+| floor, $THREADS processes (RSS: the largest one) | $FP | $(rate "$N" "$FP") | $(ratio "$FP" "$FC")× | $(mc floor2proc) | $(cus floor2proc "$N") | $(mr floor2proc) |
+| \`certmon cert upload\` (import into a new store) | $IM | $(rate "$N" "$IM") | **${R_CTX}×** (${R_2}× the shared-context floor) | $(mc import) | $(cus import "$N") | $IM_RSS |
+| \`certmon cert list --json\` | $LI | $(rate "$N" "$LI") | – | $(mc list) | $(cus list "$N") | $LI_RSS |
+| openssl x509 shell loop, $NSAMPLE-file sample | $LO | $(rate "$NSAMPLE" "$LO") ($LOOP_US µs/cert) | $(awk -v a="$LO" -v n="$NSAMPLE" -v f="$FC" -v m="$N" 'BEGIN { printf "%.0f", (a / n) / (f / m) }')× per cert | $(mc loop) | $(cus loop "$NSAMPLE") | $(mr loop) |
 
 | target | measured | verdict |
 |---|---|---|
@@ -198,5 +206,6 @@ Runs (wall s): floor 1 thread: $(runs floor1); floor $THREADS threads: $(runs fl
 floor $THREADS threads, libctx per thread: $(runs floor2ctx); floor $THREADS processes: $(runs floor2proc);
 import: $(runs import); list: $(runs list); openssl loop: $(runs loop).
 Store after import: $COUNT certificates listed, $DB_MB MB on disk (with WAL).
-Files in the page cache (warm) for every contender.
+Files in the page cache (warm) for every contender. Load average (1/5/15 min) at the start: $LOAD_START; at the end: $LOAD_END.
+Medians per column (wall, CPU and RSS medians are taken separately).
 EOF

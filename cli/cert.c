@@ -12,6 +12,7 @@
 
 #include "certmon/expiry.h"
 #include "certmon/import.h"
+#include "certmon/revocation_run.h"
 #include "certmon/settings.h"
 #include "cli.h"
 
@@ -247,8 +248,10 @@ cert_upload(struct cli *c, int argc, char **argv)
 		code = EXIT_FAIL;
 		goto out;
 	}
-	if (cm_import_files(c->store, unit, (const char *const *)files.v,
-	    files.n, &popts, &uopts, 0, c->actor, c->now, &rep, &err) != CM_OK) {
+	/* with Enable OCSP on, the new certificates are checked first */
+	if (cm_revocation_import_files(c->store, unit, (const char *const *)
+	    files.v, files.n, &popts, &uopts, 0, c->actor, c->now, &rep, &err) !=
+	    CM_OK) {
 		code = cli_fail(c, EXIT_FAIL, "upload refused, nothing changed: %s",
 		    err.msg);
 		goto out;

@@ -92,6 +92,9 @@ int cmd_smtp(struct cli *c, int argc, char **argv);
 int cmd_mail(struct cli *c, int argc, char **argv);
 int cmd_service(struct cli *c, int argc, char **argv);
 int cmd_ocsp(struct cli *c, int argc, char **argv);
+int cmd_tls_check(struct cli *c, int argc, char **argv);
+int cmd_revocation(struct cli *c, int argc, char **argv);
+int cmd_params(struct cli *c, int argc, char **argv);
 int cmd_token(struct cli *c, int argc, char **argv);
 int cmd_admin(struct cli *c, int argc, char **argv);
 

@@ -30,6 +30,9 @@ static const struct {
 	{"admin", cmd_admin, "the web admin's account: admin passwd"},
 	{"events", cmd_events, "the audit and alarm log"},
 	{"ocsp", cmd_ocsp, "one-shot OCSP checks of certificate files"},
+	{"tls-check", cmd_tls_check, "one-shot check of a TLS server (monitoring plugin)"},
+	{"revocation", cmd_revocation, "the Certificate Revocation service: settings, runs"},
+	{"params", cmd_params, "Enterprise Parameters: validity check, Common Criteria"},
 };
 
 static void

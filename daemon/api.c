@@ -13,6 +13,7 @@
 #include "certmon/expiry.h"
 #include "certmon/json.h"
 #include "certmon/monitor.h"
+#include "certmon/revocation_run.h"
 #include "certmon/service.h"
 #include "certmon/settings.h"
 #include "http.h"
@@ -119,6 +120,7 @@ certs_list(struct request *r)
 	struct rows rs;
 	const char *state = req_query(r, "state"), *h = req_query(r, "history");
 	enum cm_expiry_state es;
+	struct cm_unit u;
 	int64_t total = 0;
 
 	memset(&f, 0, sizeof(f));
@@ -140,6 +142,9 @@ certs_list(struct request *r)
 		cm_expiry_state_window(es, rs.now, rs.start, &f.not_after_min,
 		    &f.not_after_max);
 	}
+	if (f.unit != NULL && cm_store_unit_get(r->d->st, f.unit, &u, &err) !=
+	    CM_OK)
+		return reply_err(r, &err);
 	rs.arr = json_array();
 	if (cm_store_cert_count(r->d->st, &f, &total, &err) != CM_OK ||
 	    cm_store_cert_list(r->d->st, &f, collect_row, &rs, &err) != CM_OK) {
@@ -346,8 +351,8 @@ certs_upload(struct request *r)
 	}
 	if (cm_cert_parse((const unsigned char *)data, len, fm.filename, &popts,
 	    &list, &err) != CM_OK ||
-	    cm_store_upload(r->d->st, fm.unit, &list, &uopts, actor(r),
-	    daemon_now(r->d), &rep, &err) != CM_OK) {
+	    cm_revocation_upload(r->d->st, fm.unit, &list, fm.filename, &uopts,
+	    actor(r), daemon_now(r->d), &rep, &err) != CM_OK) {
 		ret = reply_err(r, &err);
 		goto out;
 	}
@@ -427,7 +432,7 @@ units(struct request *r, const char *name)
 		return reply_json(r, 200, json_pack("{s:s, s:s}", "status", "ok",
 		    "removed", name));
 	}
-	return reply_error(r, 405, "method %s not allowed here", r->method);
+	return reply_method(r, name == NULL ? "GET, POST" : "DELETE");
 }
 
 /* ---- settings ------------------------------------------------------------ */
@@ -510,7 +515,7 @@ settings_monitor(struct request *r)
 		return reply_json(r, 200, json_pack("{s:s, s:o}", "status", "ok",
 		    "monitor", monitor_json(&s)));
 	if (strcmp(r->method, "PUT") != 0)
-		return reply_error(r, 405, "use GET or PUT");
+		return reply_method(r, "GET, PUT");
 	if ((body = body_json(r, &ret)) == NULL)
 		return ret;
 	v = json_object_get(body, "start_days");
@@ -529,9 +534,9 @@ settings_monitor(struct request *r)
 		cm_monitor_settings_save(r->d->st, &s, actor(r), daemon_now(r->d),
 		    &err);
 	json_decref(body);
-	if (err.code != CM_OK)
+	if (err.code != CM_OK ||
+	    cm_monitor_settings_load(r->d->st, &s, &err) != CM_OK)
 		return reply_err(r, &err);
-	r->d->reschedule = 1;
 	return reply_json(r, 200, json_pack("{s:s, s:o}", "status", "ok",
 	    "monitor", monitor_json(&s)));
 }
@@ -561,7 +566,7 @@ settings_smtp(struct request *r)
 		return reply_json(r, 200, json_pack("{s:s, s:o}", "status", "ok",
 		    "smtp", smtp_json(&s)));
 	if (strcmp(r->method, "PUT") != 0)
-		return reply_error(r, 405, "use GET or PUT");
+		return reply_method(r, "GET, PUT");
 	if ((body = body_json(r, &ret)) == NULL)
 		return ret;
 	v = json_object_get(body, "port");
@@ -585,10 +590,71 @@ settings_smtp(struct request *r)
 			    &err);
 	}
 	json_decref(body);
-	if (err.code != CM_OK)
+	if (err.code != CM_OK ||
+	    cm_smtp_settings_load(r->d->st, &s, &err) != CM_OK)
 		return reply_err(r, &err);
 	return reply_json(r, 200, json_pack("{s:s, s:o}", "status", "ok", "smtp",
 	    smtp_json(&s)));
+}
+
+/* The Certificate Revocation settings and the Enterprise Parameters:
+ * GET/PUT, validated like `certmon revocation set` / `params set`. */
+static enum MHD_Result
+settings_revocation(struct request *r)
+{
+	struct cm_revocation_settings s;
+	struct cm_err err = {CM_OK, ""};
+	enum MHD_Result ret;
+	json_t *body;
+
+	if (cm_revocation_settings_load(r->d->st, &s, &err) != CM_OK)
+		return reply_err(r, &err);
+	if (strcmp(r->method, "GET") == 0)
+		return reply_json(r, 200, json_pack("{s:s, s:o}", "status", "ok",
+		    "revocation", cm_revocation_settings_json(&s)));
+	if (strcmp(r->method, "PUT") != 0)
+		return reply_method(r, "GET, PUT");
+	if ((body = body_json(r, &ret)) == NULL)
+		return ret;
+	if (cm_revocation_settings_from_json(body, &s, &err) == CM_OK)
+		cm_revocation_settings_save(r->d->st, &s, actor(r),
+		    daemon_now(r->d), &err);
+	json_decref(body);
+	if (err.code != CM_OK ||
+	    cm_revocation_settings_load(r->d->st, &s, &err) != CM_OK)
+		return reply_err(r, &err);
+	r->d->reschedule = 1;
+	return reply_json(r, 200, json_pack("{s:s, s:o}", "status", "ok",
+	    "revocation", cm_revocation_settings_json(&s)));
+}
+
+static enum MHD_Result
+settings_enterprise(struct request *r)
+{
+	struct cm_params_settings s;
+	struct cm_err err = {CM_OK, ""};
+	enum MHD_Result ret;
+	json_t *body;
+
+	if (cm_params_settings_load(r->d->st, &s, &err) != CM_OK)
+		return reply_err(r, &err);
+	if (strcmp(r->method, "GET") == 0)
+		return reply_json(r, 200, json_pack("{s:s, s:o}", "status", "ok",
+		    "enterprise", cm_params_settings_json(&s)));
+	if (strcmp(r->method, "PUT") != 0)
+		return reply_method(r, "GET, PUT");
+	if ((body = body_json(r, &ret)) == NULL)
+		return ret;
+	if (cm_params_settings_from_json(body, &s, &err) == CM_OK)
+		cm_params_settings_save(r->d->st, &s, actor(r), daemon_now(r->d),
+		    &err);
+	json_decref(body);
+	if (err.code != CM_OK ||
+	    cm_params_settings_load(r->d->st, &s, &err) != CM_OK)
+		return reply_err(r, &err);
+	r->d->reschedule = 1;
+	return reply_json(r, 200, json_pack("{s:s, s:o}", "status", "ok",
+	    "enterprise", cm_params_settings_json(&s)));
 }
 
 /* ---- services, events, mail ---------------------------------------------- */
@@ -603,7 +669,7 @@ service_json(struct daemon_ctx *d, const char *name)
 	if (cm_store_service_get(d->st, name, &svc, &err) != CM_OK)
 		return NULL;
 	next = strcmp(name, CM_SERVICE_EXPIRY) == 0 ? d->next_expiry :
-	    svc.next_run;
+	    d->next_revocation;
 	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:f, s:o}", "id", name,
 	    "name", cm_service_display_name(name), "state", svc.running ?
 	    "Running" : "Stopped", "started_at", cm_json_time(svc.started_at),
@@ -611,6 +677,26 @@ service_json(struct daemon_ctx *d, const char *name)
 	    cm_json_time(svc.running ? next : 0), "last_duration_seconds",
 	    (double)svc.last_duration_ms / 1000.0, "last_result",
 	    svc.last_result[0] ? cm_json_str(svc.last_result) : json_null());
+}
+
+/* POST /services/revocation-check/run: one run now (whatever Enable
+ * Revocation Check says, like `certmon revocation run`). */
+static enum MHD_Result
+run_revocation_now(struct request *r)
+{
+	struct cm_revocation_report rep;
+	struct cm_err err = {CM_OK, ""};
+	json_t *doc;
+
+	if (cm_revocation_run(r->d->st, daemon_now(r->d), actor(r), &rep, &err)
+	    != CM_OK)
+		return reply_err(r, &err);
+	r->d->reschedule = 1;
+	r->d->count.revocation_runs++;
+	doc = cm_revocation_report_json(&rep);
+	json_object_set_new(doc, "status", json_string("ok"));
+	cm_revocation_report_free(&rep);
+	return reply_json(r, 200, doc);
 }
 
 static enum MHD_Result
@@ -628,7 +714,7 @@ services(struct request *r, const char *name, const char *action)
 		return reply_error(r, 404, "unknown service '%.60s'", name);
 	if (action == NULL) {
 		if (strcmp(r->method, "GET") != 0)
-			return reply_error(r, 405, "use GET");
+			return reply_method(r, "GET");
 		if (key != NULL)
 			return reply_json(r, 200, json_pack("{s:s, s:o}", "status", "ok",
 			    "service", service_json(r->d, key)));
@@ -639,11 +725,11 @@ services(struct request *r, const char *name, const char *action)
 		    "services", arr));
 	}
 	if (strcmp(r->method, "POST") != 0)
-		return reply_error(r, 405, "use POST");
+		return reply_method(r, "POST");
+	if (strcmp(action, "run") == 0 &&
+	    strcmp(key, CM_SERVICE_REVOCATION) == 0)
+		return run_revocation_now(r);
 	if (strcmp(action, "run") == 0) {
-		if (strcmp(key, CM_SERVICE_EXPIRY) != 0)
-			return reply_error(r, 409, "the Certificate Revocation Check "
-			    "cannot run yet");
 		if (cm_monitor_run(r->d->st, daemon_now(r->d), 0, actor(r), &rep,
 		    &err) != CM_OK)
 			return reply_err(r, &err);
@@ -673,7 +759,7 @@ services(struct request *r, const char *name, const char *action)
 	if (cm_service_control(r->d->st, key, act, actor(r), daemon_now(r->d),
 	    &err) != CM_OK)
 		return reply_err(r, &err);
-	r->d->reschedule = 1;
+	scheduler_plan(r->d, daemon_now(r->d));   /* answer the new next run */
 	return reply_json(r, 200, json_pack("{s:s, s:o}", "status", "ok",
 	    "service", service_json(r->d, key)));
 }
@@ -761,14 +847,14 @@ api_handle(struct request *r)
 			return certs_list(r);
 		if (strcmp(r->method, "POST") == 0)
 			return certs_upload(r);
-		return reply_error(r, 405, "use GET or POST");
+		return reply_method(r, "GET, POST");
 	}
 	if (strcmp(seg[0], "certs") == 0 && n == 2) {
 		if (strcmp(r->method, "GET") == 0)
 			return cert_show(r, seg[1]);
 		if (strcmp(r->method, "DELETE") == 0)
 			return cert_delete(r, seg[1]);
-		return reply_error(r, 405, "use GET or DELETE");
+		return reply_method(r, "GET, DELETE");
 	}
 	if (strcmp(seg[0], "units") == 0 && n <= 2)
 		return units(r, seg[1]);
@@ -778,11 +864,19 @@ api_handle(struct request *r)
 	if (strcmp(seg[0], "settings") == 0 && n == 2 &&
 	    strcmp(seg[1], "smtp") == 0)
 		return settings_smtp(r);
+	if (strcmp(seg[0], "settings") == 0 && n == 2 &&
+	    strcmp(seg[1], "revocation") == 0)
+		return settings_revocation(r);
+	if (strcmp(seg[0], "settings") == 0 && n == 2 &&
+	    strcmp(seg[1], "enterprise") == 0)
+		return settings_enterprise(r);
 	if (strcmp(seg[0], "services") == 0 && n <= 3)
 		return services(r, seg[1], seg[2]);
 	if (strcmp(seg[0], "events") == 0 && n == 1)
-		return events(r);
+		return strcmp(r->method, "GET") == 0 ? events(r) :
+		    reply_method(r, "GET");
 	if (strcmp(seg[0], "mail") == 0 && n == 2 && strcmp(seg[1], "queue") == 0)
-		return mail_queue(r);
+		return strcmp(r->method, "GET") == 0 ? mail_queue(r) :
+		    reply_method(r, "GET");
 	return reply_error(r, 404, "no such API path: %.200s", r->url);
 }

@@ -22,6 +22,7 @@ struct counters {
 	uint64_t mail_sent;
 	uint64_t mail_failed;
 	uint64_t expiry_runs;
+	uint64_t revocation_runs;
 	uint64_t http_requests;
 };
 
@@ -37,7 +38,10 @@ struct daemon_ctx {
 	char metrics_token_hash[65];/* "" = /metrics needs no token */
 	cm_time next_expiry;        /* 0 = stopped / not scheduled */
 	cm_time next_outbox;        /* 0 = nothing pending */
+	cm_time next_revocation;    /* 0 = off / stopped / not scheduled */
+	cm_time revocation_retry;   /* after a failed run: not before */
 	int reschedule;             /* recompute the timers */
+	cm_time planned_at;         /* when they were last computed */
 	struct counters count;
 	char *tls_key_pem;
 	char *tls_cert_pem;
@@ -52,6 +56,9 @@ void daemon_log(int priority, const char *fmt, ...)
 
 /* scheduler.c: runs what is due at now; sets the next deadlines. */
 void scheduler_tick(struct daemon_ctx *d, cm_time now);
+
+/* Recomputes the deadlines from the store at now (after a change). */
+void scheduler_plan(struct daemon_ctx *d, cm_time now);
 
 /* Starts (restarts) the services that are Running at daemon start. */
 int scheduler_start(struct daemon_ctx *d, cm_time now);

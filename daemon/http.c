@@ -16,14 +16,21 @@
 #include "certmon/auth.h"
 #include "certmon/json.h"
 #include "http.h"
+#include "web.h"
 
-static void
-add_security_headers(struct MHD_Response *resp)
+void
+http_add_headers(struct request *r, struct MHD_Response *resp)
 {
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "Content-Security-Policy",
+	    "default-src 'self'; style-src 'self'; img-src 'self' data:; "
+	    "form-action 'self'; frame-ancestors 'none'");
+	if (r->d->tls)
+		MHD_add_response_header(resp, "Strict-Transport-Security",
+		    "max-age=31536000");
 }
 
 enum MHD_Result
@@ -39,10 +46,11 @@ reply_text(struct request *r, unsigned status, const char *content_type,
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, "Content-Type", content_type);
-	add_security_headers(resp);
-	if (r->d->tls)
-		MHD_add_response_header(resp, "Strict-Transport-Security",
-		    "max-age=31536000");
+	http_add_headers(r, resp);
+	if (status == 401)     /* RFC 9110 11.6.1 */
+		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
+	if (status == 405 && r->allow != NULL)
+		MHD_add_response_header(resp, "Allow", r->allow);
 	ret = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -79,6 +87,14 @@ reply_error(struct request *r, unsigned status, const char *fmt, ...)
 	    "error", cm_json_str(msg)));
 }
 
+enum MHD_Result
+reply_method(struct request *r, const char *allow)
+{
+	r->allow = allow;
+	return reply_error(r, 405, "method %s not allowed here; use %s",
+	    r->method, allow);
+}
+
 const char *
 req_query(struct request *r, const char *key)
 {
@@ -97,8 +113,11 @@ req_authenticated(struct request *r)
 	const char *h = req_header(r, "Authorization");
 	char hash[CM_FP_HEX_LEN], name[80];
 	struct cm_err err;
+	int csrf_ok;
 
-	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || strlen(h) > 300)
+	if (h == NULL)   /* a logged-in browser of the web admin */
+		return web_api_session(r, &csrf_ok);
+	if (strncasecmp(h, "Bearer ", 7) != 0 || strlen(h) > 300)
 		return 0;
 	cm_auth_token_hash(h + 7, hash);
 	if (cm_store_token_find(r->d->st, hash, name, sizeof(name), &err) !=
@@ -112,13 +131,27 @@ static enum MHD_Result
 route(struct request *r)
 {
 	r->d->count.http_requests++;
+	/* a change made through HTTP is not seen by data_version (that counts
+	 * other connections only): replan after anything but a read */
+	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
+		r->d->reschedule = 1;
 	if (strcmp(r->url, "/healthz") == 0)
 		return reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
 	if (strcmp(r->url, "/metrics") == 0)
 		return metrics_handle(r);
-	if (strncmp(r->url, "/api/", 5) == 0 || strcmp(r->url, "/api") == 0)
+	if (strncmp(r->url, "/api/", 5) == 0 || strcmp(r->url, "/api") == 0) {
+		int csrf_ok = 0;
+
+		/* a session cookie authenticates API calls too, but a call that
+		 * changes something must also carry the page's CSRF token */
+		if (req_header(r, "Authorization") == NULL &&
+		    strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0 &&
+		    web_api_session(r, &csrf_ok) && !csrf_ok)
+			return reply_error(r, 403, "a state-changing API call with a "
+			    "session cookie needs the X-CSRF-Token header");
 		return api_handle(r);
-	return reply_error(r, 404, "no such page: %.200s", r->url);
+	}
+	return web_handle(r);
 }
 
 static enum MHD_Result
@@ -168,6 +201,9 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	if (r->too_big && strncmp(r->url, "/api/", 5) != 0 &&
+	    strcmp(r->url, "/metrics") != 0)
+		return web_handle(r);   /* a page says it in words */
 	if (r->too_big)
 		return reply_error(r, 413, "the request body is larger than %d "
 		    "bytes", HTTP_BODY_MAX);

@@ -25,6 +25,7 @@ struct request {
 	size_t cap;
 	int too_big;             /* the body passed HTTP_BODY_MAX */
 	char who[96];            /* "token:NAME" once authenticated */
+	const char *allow;       /* the Allow header of a 405 answer */
 };
 
 /* Sends doc (taking it) as JSON with status; adds "status":"ok" for 2xx
@@ -39,12 +40,20 @@ enum MHD_Result reply_error(struct request *r, unsigned status,
 enum MHD_Result reply_text(struct request *r, unsigned status,
     const char *content_type, char *body, size_t len);
 
+/* Adds the headers every response carries (security headers, CSP, and
+ * HSTS over TLS) to resp. */
+void http_add_headers(struct request *r, struct MHD_Response *resp);
+
+/* Answers 405 with an Allow header listing allow ("GET, PUT"). */
+enum MHD_Result reply_method(struct request *r, const char *allow);
+
 /* A query parameter or request header, or NULL. */
 const char *req_query(struct request *r, const char *key);
 const char *req_header(struct request *r, const char *key);
 
-/* Returns 1 when the request carries a valid API token (and sets r->who).
- * */
+/* Returns 1 when the request carries a valid API token, or no
+ * Authorization header but the session cookie of a logged-in admin of the
+ * web admin (and sets r->who). */
 int req_authenticated(struct request *r);
 
 /* The handlers. */

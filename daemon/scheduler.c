@@ -8,6 +8,7 @@
 
 #include "certmon/monitor.h"
 #include "certmon/outbox.h"
+#include "certmon/revocation_run.h"
 #include "certmon/service.h"
 #include "certmon/settings.h"
 #include "certmond.h"
@@ -84,9 +85,62 @@ deliver_outbox(struct daemon_ctx *d, cm_time now)
 		    res.failed, res.failed ? ": " : "", res.last_error);
 }
 
-/* Recomputes both deadlines from the store. */
+/* The Certificate Revocation Check: one run (revocation_run.c). A failed
+ * run is retried after REVOCATION_RETRY seconds, not on every tick. */
+#define REVOCATION_RETRY 300
+
 static void
-plan(struct daemon_ctx *d, cm_time now)
+run_revocation(struct daemon_ctx *d, cm_time now)
+{
+	struct cm_revocation_report rep;
+	struct cm_err err = {CM_OK, ""};
+
+	if (cm_revocation_run(d->st, now, ACTOR, &rep, &err) != CM_OK) {
+		daemon_log(LOG_ERR, "Certificate Revocation Check run failed: %s",
+		    err.msg);
+		d->revocation_retry = now + REVOCATION_RETRY;
+		return;
+	}
+	d->revocation_retry = 0;
+	d->count.revocation_runs++;
+	daemon_log(LOG_INFO, "Certificate Revocation Check ran: %zu checked "
+	    "(%zu good, %zu revoked, %zu unknown, %zu error), %zu from cache, "
+	    "%zu request(s), %d alarm(s)", rep.checked, rep.count[CM_REV_GOOD],
+	    rep.count[CM_REV_REVOKED], rep.count[CM_REV_UNKNOWN],
+	    rep.count[CM_REV_ERROR], rep.from_cache, rep.requests, rep.alarms);
+	cm_revocation_report_free(&rep);
+}
+
+/* The next periodic revocation run: while Enable Revocation Check is on
+ * and the service is Running, from its stored schedule. */
+static cm_time
+plan_revocation(struct daemon_ctx *d)
+{
+	struct cm_revocation_settings rs;
+	struct cm_service svc;
+	struct cm_err err = {CM_OK, ""};
+	cm_time next;
+
+	if (cm_revocation_settings_load(d->st, &rs, &err) != CM_OK ||
+	    cm_store_service_get(d->st, CM_SERVICE_REVOCATION, &svc, &err) !=
+	    CM_OK) {
+		daemon_log(LOG_ERR, "scheduling the revocation check: %s",
+		    err.msg);
+		return 0;
+	}
+	if (!rs.check || !svc.running)
+		return 0;
+	next = cm_revocation_next_run(&svc, rs.every);
+	return next < d->revocation_retry ? d->revocation_retry : next;
+}
+
+/* How often the deadlines are recomputed even without a change: the
+ * cadence turns hourly when a certificate becomes critical, which no
+ * write announces. */
+#define REPLAN_EVERY 60
+
+void
+scheduler_plan(struct daemon_ctx *d, cm_time now)
 {
 	struct cm_monitor_status ms;
 	struct cm_err err = {CM_OK, ""};
@@ -98,24 +152,29 @@ plan(struct daemon_ctx *d, cm_time now)
 		d->next_expiry = ms.next_run;
 	if (cm_store_outbox_next(d->st, &d->next_outbox, &err) != CM_OK)
 		daemon_log(LOG_ERR, "scheduling mail: %s", err.msg);
+	d->next_revocation = plan_revocation(d);
+	d->planned_at = now;
+	d->reschedule = 0;
 }
 
 void
 scheduler_tick(struct daemon_ctx *d, cm_time now)
 {
-	int due_expiry, due_outbox;
+	int due_expiry, due_outbox, due_revocation;
 
-	if (d->reschedule) {
-		plan(d, now);
-		d->reschedule = 0;
-	}
+	if (d->reschedule || now >= d->planned_at + REPLAN_EVERY ||
+	    now < d->planned_at)
+		scheduler_plan(d, now);
 	due_expiry = d->next_expiry != 0 && now >= d->next_expiry;
 	due_outbox = d->next_outbox != 0 && now >= d->next_outbox;
-	if (!due_expiry && !due_outbox)
+	due_revocation = d->next_revocation != 0 && now >= d->next_revocation;
+	if (!due_expiry && !due_outbox && !due_revocation)
 		return;
 	if (due_expiry)
 		run_expiry(d, now);   /* delivers the outbox too */
-	else
+	else if (due_outbox)
 		deliver_outbox(d, now);
-	plan(d, now);
+	if (due_revocation)
+		run_revocation(d, now);
+	scheduler_plan(d, now);
 }

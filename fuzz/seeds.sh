@@ -37,3 +37,12 @@ for v in 2027-01-31T12:00:00Z 1970-01-01T00:00:00Z 12h 30d 1d 0h 5x on off \
 	i=$((i + 1))
 done
 echo "fuzz/corpus/settings: $i seeds"
+
+# fuzz_crl: valid CRLs (empty, with entries and reasons, a CRL number, an
+# issuing distribution point; DER and PEM), written by the target itself
+# from its fixed in-process CA.
+if [ -x fuzz/build/fuzz_crl ]; then
+	mkdir -p fuzz/corpus/crl
+	FUZZ_CRL_SEEDS=fuzz/corpus/crl fuzz/build/fuzz_crl -runs=0 >/dev/null 2>&1
+	echo "fuzz/corpus/crl: $(ls fuzz/corpus/crl | wc -l) seeds"
+fi

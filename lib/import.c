@@ -80,7 +80,8 @@ report_append(struct cm_upload_report *all, struct cm_upload_report *part,
 		all->v = nv;
 		*cap = ncap;
 	}
-	memcpy(all->v + all->n, part->v, part->n * sizeof(*part->v));
+	if (part->n > 0)
+		memcpy(all->v + all->n, part->v, part->n * sizeof(*part->v));
 	all->n += part->n;
 	free(part->v);
 	part->v = NULL;

@@ -45,40 +45,37 @@ struct text {
 	int nomem;
 };
 
-static void
-text_add(struct text *t, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
+static void __attribute__((format(printf, 2, 3)))
 text_add(struct text *t, const char *fmt, ...)
 {
 	va_list ap;
+	size_t need, ncap;
+	char *ns;
 	int n;
 
 	if (t->nomem)
 		return;
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			t->nomem = 1;
-			return;
-		}
-		if ((size_t)n < t->cap - t->len) {
-			t->len += (size_t)n;
-			return;
-		}
-		size_t ncap = t->cap * 2 + (size_t)n + 256;
-		char *ns = realloc(t->s, ncap);
-
-		if (ns == NULL) {
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		t->nomem = 1;
+		return;
+	}
+	need = t->len + (size_t)n + 1;
+	if (need > t->cap) {
+		ncap = need * 2 + 256;
+		if ((ns = realloc(t->s, ncap)) == NULL) {
 			t->nomem = 1;
 			return;
 		}
 		t->s = ns;
 		t->cap = ncap;
 	}
+	va_start(ap, fmt);
+	vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
+	va_end(ap);
+	t->len += (size_t)n;
 }
 
 /* "12 days 3 hours", "5 hours 10 minutes", "expired 3 days ago". */

@@ -169,6 +169,28 @@ static const char *const migrations[] = {
 	"  name TEXT PRIMARY KEY,"
 	"  sha256 TEXT NOT NULL UNIQUE,"
 	"  created_at INTEGER NOT NULL);",
+
+	/* 3 -> 4: the Certificate Revocation service: the whole last answer
+	 * per certificate, and the CRL cache */
+	"ALTER TABLE revocation ADD COLUMN source TEXT;"
+	"ALTER TABLE revocation ADD COLUMN this_update INTEGER;"
+	"ALTER TABLE revocation ADD COLUMN next_update INTEGER;"
+	"ALTER TABLE revocation ADD COLUMN produced_at INTEGER;"
+	"ALTER TABLE revocation ADD COLUMN revocation_time INTEGER;"
+	"ALTER TABLE revocation ADD COLUMN revocation_reason TEXT;"
+	"ALTER TABLE revocation ADD COLUMN cache_until INTEGER;"
+	"ALTER TABLE revocation ADD COLUMN next_check INTEGER;"
+	"ALTER TABLE revocation ADD COLUMN trust_model TEXT;"
+	"ALTER TABLE revocation ADD COLUMN responder TEXT;"
+	"CREATE TABLE crl_cache ("
+	"  url TEXT NOT NULL,"
+	"  issuer_fp TEXT NOT NULL,"
+	"  der BLOB NOT NULL,"
+	"  this_update INTEGER NOT NULL,"
+	"  next_update INTEGER,"
+	"  crl_number TEXT,"
+	"  fetched_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (url, issuer_fp));",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -413,7 +435,8 @@ migrate(struct cm_store *st, cm_time now, struct cm_err *err)
 	return cm_store_commit(st, err);
 fail:
 	cm_store_rollback(st);
-	return cm_err_prefix(err, "migrating the store");
+	cm_err_prefix(err, "migrating the store");
+	return rc;
 }
 
 /* Switches to WAL. Changing the journal mode needs an exclusive lock and
@@ -564,6 +587,7 @@ cm_store_unit_get(struct cm_store *st, const char *name, struct cm_unit *out,
 	sqlite3_stmt *s = stmt(st, ST_UNIT_GET, err);
 	int r;
 
+	memset(out, 0, sizeof(*out));
 	if (s == NULL)
 		return CM_ERR_STORE;
 	bind_text(s, 1, name);
@@ -1944,6 +1968,316 @@ cm_store_outbox_next(struct cm_store *st, cm_time *at, struct cm_err *err)
 		goto out;
 	}
 	*at = sqlite3_column_int64(s, 0);
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* ---- revocation answers ------------------------------------------------------ */
+
+static int
+revoked_for_good(const struct cm_rev_record *r)
+{
+	return r->status == CM_REV_REVOKED &&
+	    strcmp(r->revocation_reason, "certificateHold") != 0;
+}
+
+/* 1 when answer a is strictly older than answer b. */
+static int
+older(const struct cm_rev_record *a, const struct cm_rev_record *b)
+{
+	if (a->this_update != b->this_update)
+		return a->this_update < b->this_update;
+	return a->produced_at != 0 && b->produced_at != 0 &&
+	    a->produced_at < b->produced_at;
+}
+
+enum cm_rev_keep
+cm_rev_record_keep(const struct cm_rev_record *old,
+    const struct cm_rev_record *nw)
+{
+	if (old == NULL)
+		return CM_REV_REPLACED;
+	if (nw->status == CM_REV_ERROR)
+		return old->status == CM_REV_REVOKED ? CM_REV_KEPT_REVOKED :
+		    CM_REV_REPLACED;
+	if (old->status == CM_REV_ERROR || old->this_update == 0)
+		return CM_REV_REPLACED;
+	if (revoked_for_good(old) && nw->status != CM_REV_REVOKED)
+		return CM_REV_KEPT_REVOKED;
+	if (older(nw, old))
+		return CM_REV_KEPT_NEWER;
+	return CM_REV_REPLACED;
+}
+
+static int
+rev_status_from_text(const char *t)
+{
+	if (strcmp(t, "good") == 0)
+		return CM_REV_GOOD;
+	if (strcmp(t, "revoked") == 0)
+		return CM_REV_REVOKED;
+	if (strcmp(t, "unknown") == 0)
+		return CM_REV_UNKNOWN;
+	return CM_REV_ERROR;
+}
+
+static void
+col_copy(sqlite3_stmt *s, int i, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", col_text(s, i));
+}
+
+enum cm_status
+cm_store_revocation_get(struct cm_store *st, const char *fp,
+    struct cm_rev_record *out, int *found, struct cm_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	enum cm_status rc = CM_OK;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	*found = 0;
+	if (sqlite3_prepare_v2(st->db, "SELECT r.status, r.source, r.checked_at,"
+	    " r.reason, r.this_update, r.next_update, r.produced_at,"
+	    " r.revocation_time, r.revocation_reason, r.cache_until,"
+	    " r.next_check, r.trust_model, r.responder"
+	    " FROM revocation r JOIN certs c ON c.id = r.cert_id"
+	    " WHERE c.fingerprint = ?1", -1, &s, NULL) != SQLITE_OK) {
+		rc = db_error(st, err, "reading a revocation answer");
+		goto out;
+	}
+	bind_text(s, 1, fp);
+	if ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		*found = 1;
+		out->status = (enum cm_rev_status)rev_status_from_text(
+		    col_text(s, 0));
+		col_copy(s, 1, out->source, sizeof(out->source));
+		out->checked_at = sqlite3_column_int64(s, 2);
+		col_copy(s, 3, out->reason, sizeof(out->reason));
+		out->this_update = sqlite3_column_int64(s, 4);
+		out->next_update = sqlite3_column_int64(s, 5);
+		out->produced_at = sqlite3_column_int64(s, 6);
+		out->revocation_time = sqlite3_column_int64(s, 7);
+		col_copy(s, 8, out->revocation_reason,
+		    sizeof(out->revocation_reason));
+		out->cache_until = sqlite3_column_int64(s, 9);
+		out->next_check = sqlite3_column_int64(s, 10);
+		col_copy(s, 11, out->trust_model, sizeof(out->trust_model));
+		col_copy(s, 12, out->responder, sizeof(out->responder));
+	} else if (r != SQLITE_DONE) {
+		rc = db_error(st, err, "reading a revocation answer");
+	}
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static void
+bind_time(sqlite3_stmt *s, int i, cm_time t)
+{
+	if (t == 0)
+		sqlite3_bind_null(s, i);
+	else
+		sqlite3_bind_int64(s, i, t);
+}
+
+static void
+bind_text_or_null(sqlite3_stmt *s, int i, const char *v)
+{
+	bind_text(s, i, v != NULL && v[0] != '\0' ? v : NULL);
+}
+
+enum cm_status
+cm_store_revocation_put(struct cm_store *st, const char *fp,
+    const struct cm_rev_record *rec, enum cm_rev_keep *kept,
+    struct cm_err *err)
+{
+	struct cm_rev_record old;
+	sqlite3_stmt *s = NULL;
+	enum cm_rev_keep k;
+	enum cm_status rc;
+	int found = 0;
+
+	if (kept != NULL)
+		*kept = CM_REV_REPLACED;
+	if ((rc = cm_store_begin(st, err)) != CM_OK)
+		return rc;
+	if ((rc = cm_store_revocation_get(st, fp, &old, &found, err)) != CM_OK)
+		goto out;
+	k = cm_rev_record_keep(found ? &old : NULL, rec);
+	if (k != CM_REV_REPLACED) {
+		if (sqlite3_prepare_v2(st->db, "UPDATE revocation SET checked_at ="
+		    " ?2, next_check = ?3 WHERE cert_id = (SELECT id FROM certs"
+		    " WHERE fingerprint = ?1)", -1, &s, NULL) != SQLITE_OK) {
+			rc = db_error(st, err, "recording a revocation answer");
+			goto out;
+		}
+		bind_text(s, 1, fp);
+		sqlite3_bind_int64(s, 2, rec->checked_at);
+		bind_time(s, 3, rec->next_check);
+	} else {
+		if (sqlite3_prepare_v2(st->db, "INSERT INTO revocation (cert_id,"
+		    " status, checked_at, reason, source, this_update, next_update,"
+		    " produced_at, revocation_time, revocation_reason, cache_until,"
+		    " next_check, trust_model, responder)"
+		    " SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+		    " ?14 FROM certs WHERE fingerprint = ?1"
+		    " ON CONFLICT (cert_id) DO UPDATE SET status = excluded.status,"
+		    " checked_at = excluded.checked_at, reason = excluded.reason,"
+		    " source = excluded.source, this_update = excluded.this_update,"
+		    " next_update = excluded.next_update,"
+		    " produced_at = excluded.produced_at,"
+		    " revocation_time = excluded.revocation_time,"
+		    " revocation_reason = excluded.revocation_reason,"
+		    " cache_until = excluded.cache_until,"
+		    " next_check = excluded.next_check,"
+		    " trust_model = excluded.trust_model,"
+		    " responder = excluded.responder", -1, &s, NULL) != SQLITE_OK) {
+			rc = db_error(st, err, "recording a revocation answer");
+			goto out;
+		}
+		bind_text(s, 1, fp);
+		bind_text(s, 2, cm_revocation_status_name(rec->status));
+		sqlite3_bind_int64(s, 3, rec->checked_at);
+		bind_text_or_null(s, 4, rec->reason);
+		bind_text_or_null(s, 5, rec->source);
+		bind_time(s, 6, rec->this_update);
+		bind_time(s, 7, rec->next_update);
+		bind_time(s, 8, rec->produced_at);
+		bind_time(s, 9, rec->revocation_time);
+		bind_text_or_null(s, 10, rec->revocation_reason);
+		bind_time(s, 11, rec->cache_until);
+		bind_time(s, 12, rec->next_check);
+		bind_text_or_null(s, 13, rec->trust_model);
+		bind_text_or_null(s, 14, rec->responder);
+	}
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		rc = db_error(st, err, "recording a revocation answer");
+		goto out;
+	}
+	if (sqlite3_changes(st->db) != 1) {
+		rc = cm_err_set(err, CM_ERR_NOTFOUND, "no stored certificate has "
+		    "fingerprint %.64s", fp);
+		goto out;
+	}
+	if (kept != NULL)
+		*kept = k;
+out:
+	sqlite3_finalize(s);
+	if (rc == CM_ERR_NOTFOUND) {
+		/* nothing was written: the caller's transaction stays usable */
+		cm_store_commit(st, NULL);
+		return rc;
+	}
+	if (rc != CM_OK) {
+		cm_store_rollback(st);
+		return rc;
+	}
+	return cm_store_commit(st, err);
+}
+
+/* ---- the CRL cache ---------------------------------------------------------- */
+
+enum cm_status
+cm_store_crl_get(struct cm_store *st, const char *url, const char *issuer_fp,
+    struct cm_crl_cache_entry *out, int *found, struct cm_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	enum cm_status rc = CM_OK;
+	const void *blob;
+	int r, n;
+
+	memset(out, 0, sizeof(*out));
+	*found = 0;
+	if (sqlite3_prepare_v2(st->db, "SELECT der, this_update, next_update,"
+	    " fetched_at, crl_number FROM crl_cache WHERE url = ?1 AND"
+	    " issuer_fp = ?2", -1, &s, NULL) != SQLITE_OK) {
+		rc = db_error(st, err, "reading the CRL cache");
+		goto out;
+	}
+	bind_text(s, 1, url);
+	bind_text(s, 2, issuer_fp);
+	if ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		blob = sqlite3_column_blob(s, 0);
+		n = sqlite3_column_bytes(s, 0);
+		if (n <= 0 || (out->der = malloc((size_t)n)) == NULL) {
+			rc = n <= 0 ? CM_OK : cm_err_set(err, CM_ERR_NOMEM,
+			    "out of memory");
+			goto out;
+		}
+		memcpy(out->der, blob, (size_t)n);
+		out->der_len = (size_t)n;
+		out->this_update = sqlite3_column_int64(s, 1);
+		out->next_update = sqlite3_column_int64(s, 2);
+		out->fetched_at = sqlite3_column_int64(s, 3);
+		col_copy(s, 4, out->crl_number, sizeof(out->crl_number));
+		*found = 1;
+	} else if (r != SQLITE_DONE) {
+		rc = db_error(st, err, "reading the CRL cache");
+	}
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+enum cm_status
+cm_store_crl_put(struct cm_store *st, const char *url, const char *issuer_fp,
+    const struct cm_crl_cache_entry *e, struct cm_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	enum cm_status rc = CM_OK;
+
+	if (e->der == NULL || e->der_len == 0 || e->der_len > INT32_MAX)
+		return cm_err_set(err, CM_ERR_INVALID, "no CRL to cache");
+	if (sqlite3_prepare_v2(st->db, "INSERT INTO crl_cache (url, issuer_fp,"
+	    " der, this_update, next_update, crl_number, fetched_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+	    " ON CONFLICT (url, issuer_fp) DO UPDATE SET der = excluded.der,"
+	    " this_update = excluded.this_update,"
+	    " next_update = excluded.next_update,"
+	    " crl_number = excluded.crl_number,"
+	    " fetched_at = excluded.fetched_at", -1, &s, NULL) != SQLITE_OK) {
+		rc = db_error(st, err, "caching a CRL");
+		goto out;
+	}
+	bind_text(s, 1, url);
+	bind_text(s, 2, issuer_fp);
+	sqlite3_bind_blob(s, 3, e->der, (int)e->der_len, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, e->this_update);
+	bind_time(s, 5, e->next_update);
+	bind_text_or_null(s, 6, e->crl_number);
+	sqlite3_bind_int64(s, 7, e->fetched_at);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = db_error(st, err, "caching a CRL");
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+enum cm_status
+cm_store_cert_by_subject(struct cm_store *st, const char *subject,
+    cm_cert_row_fn fn, void *arg, struct cm_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	struct cm_cert_row row;
+	enum cm_status rc = CM_OK;
+	int r;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT " ROW_COLUMNS ", c.der" ROW_FROM
+	    " WHERE c.subject = ?1 AND u.replaced_at IS NULL"
+	    " ORDER BY c.not_before DESC, u.unit", -1, &s, NULL) != SQLITE_OK) {
+		rc = db_error(st, err, "looking up issuers");
+		goto out;
+	}
+	bind_text(s, 1, subject);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		row_from_stmt(s, 1, &row);
+		if (fn(&row, arg) != 0)
+			goto out;
+	}
+	if (r != SQLITE_DONE)
+		rc = db_error(st, err, "looking up issuers");
 out:
 	sqlite3_finalize(s);
 	return rc;

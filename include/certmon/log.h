@@ -34,6 +34,7 @@ void cm_log(enum cm_log_level level, const char *fmt, ...)
 #define CM_ALARM_EXPIRED               "CertExpired"
 #define CM_ALARM_REVOKED               "CertificateRevoked"
 #define CM_ALARM_MAIL_FAILED           "MailDeliveryFailed"
+#define CM_ALARM_REVOCATION_FAILED     "RevocationCheckFailed"
 
 /* Appends alarm `name` to the event log of st (inside the caller's
  * transaction, if any). Log it with cm_alarm_log once committed. */

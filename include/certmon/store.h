@@ -17,6 +17,7 @@
 #include "certmon/clock.h"
 #include "certmon/err.h"
 #include "certmon/expiry.h"
+#include "certmon/revocation.h"
 
 struct cm_store;
 
@@ -379,5 +380,91 @@ enum cm_status cm_store_cert_stats(struct cm_store *st, cm_time now,
 /* Sets *at to the earliest next attempt of an unsent message (0 = none). */
 enum cm_status cm_store_outbox_next(struct cm_store *st, cm_time *at,
     struct cm_err *err);
+
+/* ---- revocation answers and the CRL cache ---------------------------------- */
+
+#define CM_REV_SOURCE_MAX 8
+#define CM_REV_RESPONDER_MAX 512
+#define CM_CRL_NUMBER_MAX 64
+
+/* The last revocation answer about a certificate (one per fingerprint,
+ * whatever units hold it). Strings come from untrusted answers: escape
+ * them for where they go. */
+struct cm_rev_record {
+	enum cm_rev_status status;
+	char source[CM_REV_SOURCE_MAX];   /* "ocsp" or "crl" */
+	cm_time checked_at;
+	char reason[CM_ERR_MSG_MAX];      /* one line */
+	cm_time this_update;              /* 0 = none (error) */
+	cm_time next_update;              /* 0 = absent */
+	cm_time produced_at;              /* OCSP only, else 0 */
+	cm_time revocation_time;          /* revoked only */
+	char revocation_reason[32];       /* RFC 5280 name, "" = none */
+	cm_time cache_until;              /* reusable until; 0 = not cached */
+	cm_time next_check;               /* when a periodic run checks again */
+	char trust_model[24];             /* "delegated", "trusted-responder",
+					   * "crl", "" */
+	char responder[CM_REV_RESPONDER_MAX];   /* accepted OCSP signer or CRL
+					   * issuer, "" */
+};
+
+/* What cm_store_revocation_put did with a new answer. */
+enum cm_rev_keep {
+	CM_REV_REPLACED = 0,     /* the new answer is now the record */
+	CM_REV_KEPT_NEWER,       /* kept: the stored answer is newer */
+	CM_REV_KEPT_REVOKED      /* kept: revoked is only replaced by a newer
+				  * revoked answer, or after certificateHold
+				  * by a newer valid answer */
+};
+
+/* The rules of DESIGN.md for a new answer `nw` against the stored `old`
+ * (NULL = none): an older answer (earlier thisUpdate, then earlier
+ * producedAt) never replaces a newer one; good (or unknown) never replaces
+ * revoked unless its reason was certificateHold; an error (no valid answer)
+ * never replaces revoked, and replaces anything else. Pure. */
+enum cm_rev_keep cm_rev_record_keep(const struct cm_rev_record *old,
+    const struct cm_rev_record *nw);
+
+/* Reads the record of the certificate with fingerprint fp (full lower-case
+ * hex); *found is 0 (and *out zeroed) when there is none. */
+enum cm_status cm_store_revocation_get(struct cm_store *st, const char *fp,
+    struct cm_rev_record *out, int *found, struct cm_err *err);
+
+/* Stores rec as the record of fp under cm_rev_record_keep; when the old
+ * record is kept, only its checked_at and next_check are updated. *kept
+ * (may be NULL) says which. CM_ERR_NOTFOUND when no stored certificate has
+ * that fingerprint (then nothing was written and the caller's transaction
+ * stays usable). Joins the caller's transaction, if any. */
+enum cm_status cm_store_revocation_put(struct cm_store *st, const char *fp,
+    const struct cm_rev_record *rec, enum cm_rev_keep *kept,
+    struct cm_err *err);
+
+/* A CRL in the cache: keyed by the URL it came from and the SHA-256
+ * fingerprint of the issuer certificate that verified it. */
+struct cm_crl_cache_entry {
+	unsigned char *der;               /* malloc'ed by cm_store_crl_get */
+	size_t der_len;
+	cm_time this_update;
+	cm_time next_update;              /* 0 = absent */
+	cm_time fetched_at;
+	char crl_number[CM_CRL_NUMBER_MAX];   /* upper-case hex, "" = none */
+};
+
+/* Reads the cached CRL of (url, issuer_fp); *found 0 when none. On success
+ * with *found, out->der is owned by the caller (free()). */
+enum cm_status cm_store_crl_get(struct cm_store *st, const char *url,
+    const char *issuer_fp, struct cm_crl_cache_entry *out, int *found,
+    struct cm_err *err);
+
+/* Stores (replaces) the cached CRL of (url, issuer_fp). */
+enum cm_status cm_store_crl_put(struct cm_store *st, const char *url,
+    const char *issuer_fp, const struct cm_crl_cache_entry *e,
+    struct cm_err *err);
+
+/* Calls fn (DER included) for each current row whose certificate's subject
+ * is exactly `subject` (RFC 2253 text, as cm_cert.subject): the candidate
+ * issuers of a certificate. */
+enum cm_status cm_store_cert_by_subject(struct cm_store *st,
+    const char *subject, cm_cert_row_fn fn, void *arg, struct cm_err *err);
 
 #endif

@@ -11,6 +11,8 @@ from pki import Pki
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("CERTMON_BIN", str(ROOT / "build" / "certmon"))
+# Valgrind runs the binary ~20x slower: scale the commands' timeouts.
+TIMEOUT_SCALE = float(os.environ.get("CERTMON_TIMEOUT_SCALE", "1"))
 
 
 class Result:
@@ -39,7 +41,7 @@ class Certmon:
         full_env.update(env or {})
         proc = subprocess.run([BIN, "--db", str(self.db), *map(str, args)],
                               capture_output=True, text=True, env=full_env,
-                              input=input, timeout=timeout)
+                              input=input, timeout=timeout * TIMEOUT_SCALE)
         return Result(proc)
 
     def ok(self, *args, **kw):

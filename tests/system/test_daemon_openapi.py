@@ -161,6 +161,17 @@ def test_every_operation_answers_as_documented(tmp_path, spec, pki):
             "host": "mail.example.com", "port": 587, "tls": "starttls",
             "user": "u", "password": "p", "from": "certmon@example.com"})
         call("PUT", "/api/v1/settings/smtp", 400, body={"tls": "x"})
+        call("GET", "/api/v1/settings/revocation", 200)
+        call("PUT", "/api/v1/settings/revocation", 200, body={
+            "ocsp": True, "uri_source": "configured",
+            "uri": "http://127.0.0.1:9/ocsp", "every": "12h"})
+        call("PUT", "/api/v1/settings/revocation", 400,
+             body={"uri_source": "configured", "uri": "ftp://x/"})
+        call("GET", "/api/v1/settings/enterprise", 200)
+        call("PUT", "/api/v1/settings/enterprise", 200,
+             body={"common_criteria": True, "validity_check_frequency": "6h"})
+        call("PUT", "/api/v1/settings/enterprise", 400,
+             body={"validity_check_frequency": "0h"})
 
         call("GET", "/api/v1/services", 200)
         call("GET", "/api/v1/services/expiry-monitor", 200)
@@ -169,7 +180,7 @@ def test_every_operation_answers_as_documented(tmp_path, spec, pki):
         call("POST", "/api/v1/services/revocation-check/start", 200)
         call("POST", "/api/v1/services/revocation-check/restart", 200)
         call("POST", "/api/v1/services/expiry-monitor/run", 200)
-        call("POST", "/api/v1/services/revocation-check/run", 409)
+        call("POST", "/api/v1/services/revocation-check/run", 200)
 
         call("GET", "/api/v1/events?limit=3", 200)
         call("GET", "/api/v1/events?kind=audit&limit=1000", 200)
@@ -194,6 +205,10 @@ def test_the_spec_names_every_route(spec):
         ("delete", "/api/v1/units/{name}"),
         ("get", "/api/v1/settings/monitor"), ("put", "/api/v1/settings/monitor"),
         ("get", "/api/v1/settings/smtp"), ("put", "/api/v1/settings/smtp"),
+        ("get", "/api/v1/settings/revocation"),
+        ("put", "/api/v1/settings/revocation"),
+        ("get", "/api/v1/settings/enterprise"),
+        ("put", "/api/v1/settings/enterprise"),
         ("get", "/api/v1/services"), ("get", "/api/v1/services/{id}"),
         ("post", "/api/v1/services/{id}/start"),
         ("post", "/api/v1/services/{id}/stop"),

@@ -1,0 +1,1486 @@
+/*
+ * revocation_run.c - the Certificate Revocation service: a run over the
+ * store, the check on upload, the schedule (revocation_run.h).
+ *
+ * Both a run and an upload check go through the same engine: decide per
+ * certificate whether a stored answer may be reused, send every OCSP
+ * request at once (cm_fetch_many, bounded per responder), validate the
+ * answers (ocsp.c), fall back to CRLs (crl.c), then record everything in
+ * one transaction. Network first, transaction after: the store's write lock
+ * is never held while waiting for a responder.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "certmon/cancel.h"
+#include "certmon/crl.h"
+#include "certmon/json.h"
+#include "certmon/fetch.h"
+#include "certmon/log.h"
+#include "certmon/ocsp.h"
+#include "certmon/revocation_run.h"
+#include "certmon/settings.h"
+
+#define PER_RESPONDER 4         /* concurrent requests per responder */
+
+static void textf(char *buf, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+textf(char *buf, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, cap, fmt, ap);
+	va_end(ap);
+	for (char *p = buf; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+}
+
+/* ---- the engine ------------------------------------------------------------- */
+
+/* One certificate to check. */
+struct job {
+	const struct cm_cert *cert;
+	const struct cm_cert *issuer;
+	struct cm_rev_result *res;      /* where the outcome goes */
+	const char *first_unit;         /* for events, or NULL */
+	struct cm_rev_record old;       /* the stored answer */
+	int have_old;
+	struct cm_rev_record rec;       /* the new answer */
+	int reuse;                      /* old is reused */
+	int answered;                   /* rec holds a valid answer */
+	int ocsp_tried;
+	int not_sent;                   /* its responder was found down */
+	char why[CM_ERR_MSG_MAX];       /* why OCSP gave no valid answer */
+	char url[CM_REV_URI_MAX];
+	struct cm_ocsp_request req;
+};
+
+struct engine {
+	struct cm_store *st;
+	struct cm_revocation_settings rs;
+	struct cm_params_settings ps;
+	cm_time now;
+	struct cm_ocsp_ctx *octx;
+	struct cm_crl_ctx *cctx;
+	struct cm_ocsp_opts oo;
+	struct cm_fetch_opts fo;
+	struct cm_cert_list designated;
+	struct cm_strlist allow, crl_urls;
+	size_t ocsp_requests;
+};
+
+static int
+collect_designated(const struct cm_cert_row *row, void *arg)
+{
+	struct cm_cert_list *l = arg;
+	struct cm_cert *c = NULL;
+
+	if (row->ocsp_responder && row->der != NULL &&
+	    cm_cert_from_der(row->der, row->der_len, &c, NULL) == CM_OK)
+		(void)cm_cert_list_push(l, c);
+	return 0;
+}
+
+static void
+engine_free(struct engine *e)
+{
+	cm_ocsp_ctx_free(e->octx);
+	cm_crl_ctx_free(e->cctx);
+	cm_cert_list_clear(&e->designated);
+	cm_setting_lines_free(&e->allow);
+	cm_setting_lines_free(&e->crl_urls);
+	memset(e, 0, sizeof(*e));
+}
+
+/* Loads the settings and prepares the contexts; on failure e is freed. */
+static enum cm_status
+engine_init(struct engine *e, struct cm_store *st, cm_time now,
+    struct cm_err *err)
+{
+	struct cm_crl_ctx_opts co;
+	struct cm_cert_filter f;
+	enum cm_status rc;
+
+	memset(e, 0, sizeof(*e));
+	e->st = st;
+	e->now = now;
+	if ((rc = cm_revocation_settings_load(st, &e->rs, err)) != CM_OK ||
+	    (rc = cm_params_settings_load(st, &e->ps, err)) != CM_OK ||
+	    (rc = cm_ocsp_ctx_new(&e->octx, err)) != CM_OK ||
+	    (rc = cm_setting_lines(e->rs.allow_hosts, &e->allow, err)) != CM_OK ||
+	    (rc = cm_setting_lines(e->rs.crl_uris, &e->crl_urls, err)) != CM_OK)
+		goto out;
+	memset(&f, 0, sizeof(f));
+	f.unit = e->rs.trust_unit;
+	f.want_der = 1;
+	if ((rc = cm_store_cert_list(st, &f, collect_designated, &e->designated,
+	    err)) != CM_OK)
+		goto out;
+	e->fo.timeout_ms = (long)e->rs.timeout * 1000;
+	e->fo.allow_hosts = e->allow.n > 0 ? &e->allow : NULL;
+	memset(&co, 0, sizeof(co));
+	co.store = st;
+	co.urls = &e->crl_urls;
+	co.fetch = e->fo;
+	co.fetch.max_bytes = CM_FETCH_CRL_MAX_BYTES;
+	co.crl.skew = e->rs.skew == 0 ? -1 : e->rs.skew;
+	if ((rc = cm_crl_ctx_new(&co, &e->cctx, err)) != CM_OK)
+		goto out;
+	e->oo.common_criteria = e->ps.common_criteria;
+	e->oo.require_nonce = e->rs.require_nonce;
+	e->oo.skew = e->rs.skew == 0 ? -1 : e->rs.skew;
+	e->oo.trusted = &e->designated;
+	e->oo.crl_check = cm_crl_ocsp_hook;
+	e->oo.crl_arg = e->cctx;
+out:
+	if (rc != CM_OK)
+		engine_free(e);
+	return rc;
+}
+
+/* Whether the stored answer may stand for a new check: a valid answer
+ * still cached and, for periodic runs, younger than Check Every. */
+static int
+reusable(const struct engine *e, const struct cm_rev_record *old,
+    int periodic)
+{
+	return old->status != CM_REV_ERROR && old->cache_until > e->now &&
+	    old->checked_at <= e->now &&
+	    (!periodic || e->now - old->checked_at < e->rs.every);
+}
+
+/* Sets the bookkeeping of a new answer: when it was checked, until when
+ * it is cached, when it is checked again. */
+static void
+rec_finish(const struct engine *e, struct cm_rev_record *r)
+{
+	cm_time cap = e->now + e->rs.cache_max;
+
+	r->checked_at = e->now;
+	r->next_check = e->now + e->rs.every;
+	r->cache_until = 0;
+	if (r->status != CM_REV_ERROR && r->next_update != 0)
+		r->cache_until = r->next_update < cap ? r->next_update : cap;
+}
+
+static void
+rec_from_ocsp(const struct engine *e, struct cm_rev_record *r,
+    const struct cm_ocsp_result *o)
+{
+	const char *tm = cm_ocsp_trust_name(o->trust_model);
+
+	memset(r, 0, sizeof(*r));
+	r->status = o->status;
+	textf(r->source, sizeof(r->source), "ocsp");
+	textf(r->reason, sizeof(r->reason), "%s", o->reason);
+	if (o->status != CM_REV_ERROR) {
+		r->this_update = o->this_update;
+		r->next_update = o->next_update;
+		r->produced_at = o->produced_at;
+		r->revocation_time = o->revocation_time;
+		textf(r->revocation_reason, sizeof(r->revocation_reason), "%s",
+		    o->revocation_reason);
+		textf(r->trust_model, sizeof(r->trust_model), "%s",
+		    tm != NULL ? tm : "");
+		textf(r->responder, sizeof(r->responder), "%s", o->responder);
+	}
+	rec_finish(e, r);
+}
+
+static void
+rec_from_crl(const struct engine *e, struct cm_rev_record *r,
+    const struct cm_crl_result *c)
+{
+	memset(r, 0, sizeof(*r));
+	r->status = c->status;
+	textf(r->source, sizeof(r->source), "crl");
+	textf(r->reason, sizeof(r->reason), "%s", c->reason);
+	if (c->status != CM_REV_ERROR) {
+		r->this_update = c->this_update;
+		r->next_update = c->next_update;
+		r->revocation_time = c->revocation_time;
+		textf(r->revocation_reason, sizeof(r->revocation_reason), "%s",
+		    c->revocation_reason);
+		textf(r->trust_model, sizeof(r->trust_model), "crl");
+		textf(r->responder, sizeof(r->responder), "%s", c->issuer);
+	}
+	rec_finish(e, r);
+}
+
+static const char *
+ocsp_url(const struct engine *e, const struct cm_cert *c)
+{
+	if (e->rs.uri_source == CM_URI_CONFIGURED)
+		return e->rs.uri;
+	for (size_t i = 0; i < c->ocsp_urls.n; i++)
+		if (strncasecmp(c->ocsp_urls.v[i], "http://", 7) == 0 ||
+		    strncasecmp(c->ocsp_urls.v[i], "https://", 8) == 0)
+			return c->ocsp_urls.v[i];
+	return NULL;
+}
+
+static enum cm_status
+cancelled(struct cm_err *err)
+{
+	return cm_err_set(err, CM_ERR_IO, "revocation check cancelled (the "
+	    "program is stopping); nothing recorded");
+}
+
+static int
+same_url(const struct cm_fetch_job *a, const struct cm_fetch_job *b)
+{
+	return strcmp(a->url, b->url) == 0;
+}
+
+/* Runs the OCSP requests fj[0..n) (reordered). A responder that does not
+ * answer would cost a timeout per PER_RESPONDER certificates and hold a
+ * run for as long, so a first wave sends at most PER_RESPONDER requests to
+ * each URL; the other requests to a URL none of whose first requests got
+ * an answer (network errors, timeouts, HTTP errors) are not sent and fail
+ * with that reason; the rest go in a second wave. */
+static enum cm_status
+fetch_all(struct cm_fetch_job *fj, size_t n,
+    const struct cm_fetch_many_opts *mo, struct cm_err *err)
+{
+	struct cm_fetch_job tmp;
+	size_t first = 0, live, i, k, seen, answered;
+	enum cm_status rc;
+
+	if (n == 0)
+		return CM_OK;
+	/* partition: the first PER_RESPONDER jobs of each URL to the front */
+	for (i = 0; i < n; i++) {
+		for (seen = 0, k = 0; k < first; k++)
+			seen += same_url(&fj[k], &fj[i]);
+		if (seen < PER_RESPONDER) {
+			tmp = fj[first];
+			fj[first] = fj[i];
+			fj[i] = tmp;
+			first++;
+		}
+	}
+	if ((rc = cm_fetch_many(fj, first, mo, err)) != CM_OK || first == n ||
+	    cm_cancel_requested())
+		return rc;
+	/* partition the rest: to live responders first */
+	live = first;
+	for (i = first; i < n; i++) {
+		const struct cm_fetch_job *last = NULL;
+
+		for (seen = 0, answered = 0, k = 0; k < first; k++)
+			if (same_url(&fj[k], &fj[i])) {
+				seen++;
+				answered += fj[k].status == CM_OK ||
+				    fj[k].status == CM_ERR_TOOBIG;
+				last = &fj[k];
+			}
+		if (seen > 0 && answered == 0 && last->status == CM_ERR_IO) {
+			struct job *j = fj[i].user;
+
+			j->not_sent = 1;
+			fj[i].status = CM_ERR_IO;
+			cm_err_set(&fj[i].err, CM_ERR_IO, "not sent: the responder "
+			    "answered none of the first %zu request(s) of this run "
+			    "(%.300s)", seen, last->err.msg);
+			continue;
+		}
+		tmp = fj[live];
+		fj[live] = fj[i];
+		fj[i] = tmp;
+		live++;
+	}
+	return cm_fetch_many(fj + first, live - first, mo, err);
+}
+
+/* Checks jobs[0..n): fills each job's rec (or reuse). CM_OK unless the
+ * batch could not run or a stop was requested. */
+static enum cm_status
+engine_check(struct engine *e, struct job *jobs, size_t n, int periodic,
+    struct cm_err *err)
+{
+	struct cm_fetch_many_opts mo;
+	struct cm_fetch_job *fj = NULL;
+	struct cm_ocsp_result ores;
+	struct cm_crl_result cres;
+	struct cm_err lerr = {CM_OK, ""};
+	enum cm_status rc = CM_OK;
+	const char *url;
+	size_t nf = 0;
+
+	if (n == 0)
+		goto out;
+	if ((fj = calloc(n, sizeof(*fj))) == NULL) {
+		rc = cm_err_set(err, CM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct job *j = &jobs[i];
+
+		if (j->have_old && reusable(e, &j->old, periodic)) {
+			j->reuse = 1;
+			continue;
+		}
+		if (!e->rs.ocsp) {
+			textf(j->why, sizeof(j->why), "OCSP is off");
+			continue;
+		}
+		if ((url = ocsp_url(e, j->cert)) == NULL || url[0] == '\0') {
+			textf(j->why, sizeof(j->why), "no OCSP URL: the certificate has "
+			    "no http(s) AIA OCSP URL and no OCSP URI is configured");
+			continue;
+		}
+		textf(j->url, sizeof(j->url), "%s", url);
+		j->ocsp_tried = 1;
+		if (cm_ocsp_request_build(j->cert, j->issuer, &e->oo, &j->req,
+		    &lerr) != CM_OK) {
+			cm_ocsp_result_error(&ores, "%s", lerr.msg);
+			rec_from_ocsp(e, &j->rec, &ores);
+			textf(j->why, sizeof(j->why), "%s", lerr.msg);
+			continue;
+		}
+		fj[nf].url = j->url;
+		fj[nf].content_type = "application/ocsp-request";
+		fj[nf].body = j->req.der;
+		fj[nf].body_len = j->req.der_len;
+		fj[nf].user = j;
+		nf++;
+	}
+	memset(&mo, 0, sizeof(mo));
+	mo.fetch = e->fo;
+	mo.fetch.max_bytes = CM_FETCH_OCSP_MAX_BYTES;
+	mo.max_per_host = PER_RESPONDER;
+	if ((rc = fetch_all(fj, nf, &mo, err)) != CM_OK)
+		goto out;
+	if (cm_cancel_requested()) {
+		rc = cancelled(err);
+		goto out;
+	}
+	for (size_t i = 0; i < nf; i++) {
+		struct job *j = fj[i].user;
+
+		/* a refused URL (scheme, allow-list) or a responder found down
+		 * sent nothing */
+		if (fj[i].status != CM_ERR_INVALID && fj[i].status !=
+		    CM_ERR_CONFLICT && !j->not_sent)
+			e->ocsp_requests++;
+		if (fj[i].status != CM_OK)
+			cm_ocsp_result_error(&ores, "fetch: %s", fj[i].err.msg);
+		else
+			cm_ocsp_validate(e->octx, &j->req, fj[i].resp.body,
+			    fj[i].resp.len, j->cert, j->issuer, &e->oo, e->now,
+			    &ores);
+		rec_from_ocsp(e, &j->rec, &ores);
+		if (ores.status != CM_REV_ERROR)
+			j->answered = 1;
+		else
+			textf(j->why, sizeof(j->why), "%s", ores.reason);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct job *j = &jobs[i];
+		char both[CM_ERR_MSG_MAX];
+
+		if (j->reuse || j->answered)
+			continue;
+		if (cm_cancel_requested()) {
+			rc = cancelled(err);
+			goto out;
+		}
+		if (e->rs.crl) {
+			cm_crl_check(e->cctx, j->cert, j->issuer, e->now, &cres);
+			rec_from_crl(e, &j->rec, &cres);
+			if (cres.status != CM_REV_ERROR) {
+				j->answered = 1;
+				continue;
+			}
+			if (e->rs.ocsp) {
+				textf(both, sizeof(both), "OCSP: %s; %s", j->why,
+				    cres.reason);
+				textf(j->rec.reason, sizeof(j->rec.reason), "%s", both);
+			}
+			continue;
+		}
+		if (!j->ocsp_tried) {
+			memset(&j->rec, 0, sizeof(j->rec));
+			j->rec.status = CM_REV_ERROR;
+			textf(j->rec.source, sizeof(j->rec.source), "ocsp");
+			textf(j->rec.reason, sizeof(j->rec.reason), "%s", j->why);
+			rec_finish(e, &j->rec);
+		}
+	}
+	if (cm_cancel_requested())
+		rc = cancelled(err);
+out:
+	for (size_t i = 0; i < n; i++)
+		cm_ocsp_request_clear(&jobs[i].req);
+	for (size_t i = 0; i < nf; i++)
+		cm_fetch_resp_clear(&fj[i].resp);
+	free(fj);
+	return rc;
+}
+
+static size_t
+engine_requests(struct engine *e)
+{
+	uint64_t crl = 0;
+
+	cm_crl_ctx_stats(e->cctx, &crl, NULL);
+	return e->ocsp_requests + (size_t)crl;
+}
+
+/* ---- recording ------------------------------------------------------------- */
+
+struct alarm {
+	const char *name;
+	char message[400];
+};
+
+struct alarms {
+	struct alarm *v;
+	size_t n, cap;
+};
+
+static int
+alarm_push(struct alarms *a, const char *name, const char *msg)
+{
+	struct alarm *nv;
+
+	if (a->n == a->cap) {
+		size_t ncap = a->cap ? a->cap * 2 : 16;
+
+		if ((nv = realloc(a->v, ncap * sizeof(*nv))) == NULL)
+			return -1;
+		a->v = nv;
+		a->cap = ncap;
+	}
+	a->v[a->n].name = name;
+	textf(a->v[a->n].message, sizeof(a->v[a->n].message), "%s", msg);
+	a->n++;
+	return 0;
+}
+
+static void
+result_set(struct cm_rev_result *res, const struct cm_rev_record *r)
+{
+	textf(res->status, sizeof(res->status), "%s",
+	    cm_revocation_status_name(r->status));
+	textf(res->source, sizeof(res->source), "%s", r->source);
+	textf(res->reason, sizeof(res->reason), "%s", r->reason);
+}
+
+/* Records one job's answer (inside the caller's transaction): the
+ * record, an event when the status changed, the alarms of a transition. */
+static enum cm_status
+record_job(struct cm_store *st, struct job *j, const char *actor,
+    cm_time now, struct alarms *al, struct cm_err *err)
+{
+	const struct cm_rev_record *eff;
+	struct cm_rev_result *res = j->res;
+	enum cm_rev_status before = j->have_old ? j->old.status : CM_REV_ERROR;
+	const char *was = j->have_old ? cm_revocation_status_name(j->old.status) :
+	    "unchecked";
+	struct cm_event ev;
+	char msg[CM_ERR_MSG_MAX + 200];
+	enum cm_status rc;
+
+	res->checked = 1;
+	if (j->reuse) {
+		res->from_cache = 1;
+		res->kept = CM_REV_KEPT_NEWER;
+		result_set(res, &j->old);
+		return CM_OK;
+	}
+	rc = cm_store_revocation_put(st, j->cert->fp_hex, &j->rec, &res->kept,
+	    err);
+	if (rc == CM_ERR_NOTFOUND) {    /* deleted meanwhile: nothing to do */
+		res->checked = 0;
+		textf(res->reason, sizeof(res->reason), "the certificate was "
+		    "deleted during the check");
+		cm_err_clear(err);
+		return CM_OK;
+	}
+	if (rc != CM_OK)
+		return rc;
+	eff = res->kept == CM_REV_REPLACED ? &j->rec : &j->old;
+	result_set(res, eff);
+	if (res->kept != CM_REV_REPLACED)
+		textf(res->reason, sizeof(res->reason), "%s (kept: %s; this check "
+		    "said %s: %s)", j->old.reason, res->kept == CM_REV_KEPT_REVOKED ?
+		    "a revocation stands" : "the stored answer is newer",
+		    cm_revocation_status_name(j->rec.status), j->rec.reason);
+	res->changed = !j->have_old || before != eff->status;
+	if (!res->changed)
+		return CM_OK;
+	textf(msg, sizeof(msg), "revocation status of certificate CN '%.80s' "
+	    "serial %.64s: %s -> %s (%s: %.300s)", j->cert->subject_cn,
+	    j->cert->serial_hex, was, cm_revocation_status_name(eff->status),
+	    eff->source[0] ? eff->source : "check", eff->reason);
+	ev = (struct cm_event){0, now, "audit", "cert.revocation", actor,
+	    j->first_unit, j->cert->fp_hex, msg};
+	if ((rc = cm_store_event_add(st, &ev, err)) != CM_OK)
+		return rc;
+	if (eff->status == CM_REV_REVOKED || eff->status == CM_REV_ERROR) {
+		const char *name = eff->status == CM_REV_REVOKED ? CM_ALARM_REVOKED :
+		    CM_ALARM_REVOCATION_FAILED;
+
+		if (eff->status == CM_REV_REVOKED)
+			textf(msg, sizeof(msg), "certificate CN '%.80s' serial %.64s "
+			    "in unit(s) %.120s is revoked: %.300s", j->cert->subject_cn,
+			    j->cert->serial_hex, res->units ? res->units : "",
+			    eff->reason);
+		else
+			textf(msg, sizeof(msg), "revocation check of certificate CN "
+			    "'%.80s' serial %.64s in unit(s) %.120s got no valid "
+			    "answer: %.300s", j->cert->subject_cn, j->cert->serial_hex,
+			    res->units ? res->units : "", eff->reason);
+		if ((rc = cm_alarm_record(st, now, name, actor, j->first_unit,
+		    j->cert->fp_hex, msg, err)) != CM_OK)
+			return rc;
+		if (alarm_push(al, name, msg) != 0)
+			return cm_err_set(err, CM_ERR_NOMEM, "out of memory");
+	}
+	return CM_OK;
+}
+
+static void
+alarms_log(const struct alarms *al)
+{
+	for (size_t i = 0; i < al->n; i++)
+		cm_alarm_log(al->v[i].name, al->v[i].message);
+}
+
+/* ---- results ------------------------------------------------------------- */
+
+static void
+result_clear(struct cm_rev_result *r)
+{
+	free(r->units);
+	free(r->subject_cn);
+	free(r->serial_hex);
+	free(r->file);
+}
+
+void
+cm_revocation_report_free(struct cm_revocation_report *rep)
+{
+	if (rep == NULL)
+		return;
+	for (size_t i = 0; i < rep->n; i++)
+		result_clear(&rep->v[i]);
+	free(rep->v);
+	rep->v = NULL;
+	rep->n = 0;
+}
+
+static int
+result_init(struct cm_rev_result *r, const struct cm_cert *c,
+    const char *units, const char *file)
+{
+	memset(r, 0, sizeof(*r));
+	memcpy(r->fingerprint, c->fp_hex, CM_FP_HEX_LEN);
+	r->not_after = c->not_after;
+	textf(r->status, sizeof(r->status), "unchecked");
+	r->units = strdup(units != NULL ? units : "");
+	r->subject_cn = strdup(c->subject_cn);
+	r->serial_hex = strdup(c->serial_hex);
+	r->file = file != NULL ? strdup(file) : NULL;
+	return r->units != NULL && r->subject_cn != NULL &&
+	    r->serial_hex != NULL && (file == NULL || r->file != NULL) ? 0 : -1;
+}
+
+/* ---- the certificates of the store ---------------------------------------- */
+
+struct row {
+	char fp[CM_FP_HEX_LEN];
+	char unit[CM_UNIT_NAME_MAX + 1];
+	unsigned char *der;
+	size_t der_len;
+};
+
+struct rows {
+	struct row *v;
+	size_t n, cap;
+	int nomem;
+};
+
+static int
+collect_row(const struct cm_cert_row *r, void *arg)
+{
+	struct rows *rs = arg;
+	struct row *nv, *x;
+
+	if (rs->n == rs->cap) {
+		size_t ncap = rs->cap ? rs->cap * 2 : 64;
+
+		if ((nv = realloc(rs->v, ncap * sizeof(*nv))) == NULL)
+			goto nomem;
+		rs->v = nv;
+		rs->cap = ncap;
+	}
+	x = &rs->v[rs->n];
+	memset(x, 0, sizeof(*x));
+	textf(x->fp, sizeof(x->fp), "%s", r->fingerprint);
+	textf(x->unit, sizeof(x->unit), "%s", r->unit);
+	if (r->der == NULL || r->der_len == 0 ||
+	    (x->der = malloc(r->der_len)) == NULL)
+		goto nomem;
+	memcpy(x->der, r->der, r->der_len);
+	x->der_len = r->der_len;
+	rs->n++;
+	return 0;
+nomem:
+	rs->nomem = 1;
+	return 1;
+}
+
+static int
+cmp_row(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+	int c = strcmp(x->fp, y->fp);
+
+	return c != 0 ? c : strcmp(x->unit, y->unit);
+}
+
+/* A distinct certificate of the store and the units holding it. */
+struct item {
+	struct cm_cert *cert;
+	char *units;
+	char first_unit[CM_UNIT_NAME_MAX + 1];
+	const struct cm_cert *issuer;
+	int skip;                       /* root, or no issuer in the store */
+};
+
+static int
+cmp_item_subject(const void *a, const void *b)
+{
+	const struct item *const *x = a, *const *y = b;
+
+	return strcmp((*x)->cert->subject, (*y)->cert->subject);
+}
+
+static int
+cmp_item_show(const void *a, const void *b)
+{
+	const struct item *x = a, *y = b;
+	int c = strcmp(x->units, y->units);
+
+	if (c == 0)
+		c = strcmp(x->cert->subject_cn, y->cert->subject_cn);
+	return c != 0 ? c : strcmp(x->cert->fp_hex, y->cert->fp_hex);
+}
+
+static void
+items_free(struct item *v, size_t n)
+{
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		cm_cert_free(v[i].cert);
+		free(v[i].units);
+	}
+	free(v);
+}
+
+/* Reads every current certificate once, with its units. */
+static enum cm_status
+load_items(struct cm_store *st, struct item **out, size_t *nout,
+    struct cm_err *err)
+{
+	struct cm_cert_filter f;
+	struct rows rs = {NULL, 0, 0, 0};
+	struct item *v = NULL;
+	size_t n = 0, i, k;
+	enum cm_status rc;
+
+	*out = NULL;
+	*nout = 0;
+	memset(&f, 0, sizeof(f));
+	f.want_der = 1;
+	if ((rc = cm_store_cert_list(st, &f, collect_row, &rs, err)) != CM_OK)
+		goto out;
+	if (rs.nomem) {
+		rc = cm_err_set(err, CM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (rs.n > 0)
+		qsort(rs.v, rs.n, sizeof(*rs.v), cmp_row);
+	if ((v = calloc(rs.n + 1, sizeof(*v))) == NULL) {
+		rc = cm_err_set(err, CM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < rs.n; i = k) {
+		size_t len = 0, o = 0;
+
+		for (k = i; k < rs.n && strcmp(rs.v[k].fp, rs.v[i].fp) == 0; k++)
+			len += strlen(rs.v[k].unit) + 2;
+		if (cm_cert_from_der(rs.v[i].der, rs.v[i].der_len, &v[n].cert,
+		    NULL) != CM_OK)
+			continue;       /* stored, so parsed once: cannot happen */
+		if ((v[n].units = malloc(len + 1)) == NULL) {
+			cm_cert_free(v[n].cert);
+			rc = cm_err_set(err, CM_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		v[n].units[0] = '\0';
+		for (size_t u = i; u < k; u++)
+			o += (size_t)snprintf(v[n].units + o, len + 1 - o, "%s%s",
+			    u > i ? ", " : "", rs.v[u].unit);
+		textf(v[n].first_unit, sizeof(v[n].first_unit), "%s",
+		    rs.v[i].unit);
+		n++;
+	}
+	*out = v;
+	*nout = n;
+	v = NULL;
+out:
+	items_free(v, n);
+	for (i = 0; i < rs.n; i++)
+		free(rs.v[i].der);
+	free(rs.v);
+	return rc;
+}
+
+/* Finds each item's issuer among the items (same subject as its issuer
+ * name, and its key verifies the item's signature). */
+static enum cm_status
+link_issuers(struct engine *e, struct item *v, size_t n, struct cm_err *err)
+{
+	struct item **idx = NULL;
+	size_t lo, hi, mid;
+
+	if (n == 0)
+		return CM_OK;
+	if ((idx = malloc(n * sizeof(*idx))) == NULL)
+		return cm_err_set(err, CM_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		idx[i] = &v[i];
+	qsort(idx, n, sizeof(*idx), cmp_item_subject);
+	for (size_t i = 0; i < n; i++) {
+		struct cm_cert *c = v[i].cert;
+
+		v[i].skip = 1;
+		lo = 0;
+		hi = n;
+		while (lo < hi) {       /* first subject >= c's issuer */
+			mid = lo + (hi - lo) / 2;
+			if (strcmp(idx[mid]->cert->subject, c->issuer) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (; lo < n && strcmp(idx[lo]->cert->subject, c->issuer) == 0;
+		    lo++) {
+			if (idx[lo] == &v[i])
+				continue;       /* itself: a root is skipped */
+			if (cm_ocsp_check_issuer(e->octx, c, idx[lo]->cert, NULL) ==
+			    CM_OK) {
+				v[i].issuer = idx[lo]->cert;
+				v[i].skip = 0;
+				break;
+			}
+		}
+	}
+	free(idx);
+	return CM_OK;
+}
+
+static int64_t
+elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 +
+	    (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* ---- a run -------------------------------------------------------------------- */
+
+enum cm_status
+cm_revocation_run(struct cm_store *st, cm_time now, const char *actor,
+    struct cm_revocation_report *rep, struct cm_err *err)
+{
+	struct engine e;
+	struct item *items = NULL;
+	struct job *jobs = NULL;
+	struct alarms al = {NULL, 0, 0};
+	struct cm_service svc;
+	struct timespec t0;
+	size_t nitems = 0, njobs = 0;
+	int engine_ready = 0, in_txn = 0, found;
+	enum cm_status rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);    /* only for the duration */
+	memset(rep, 0, sizeof(*rep));
+	rep->ran_at = now;
+	if ((rc = engine_init(&e, st, now, err)) != CM_OK)
+		goto out;
+	engine_ready = 1;
+	rep->ocsp = e.rs.ocsp;
+	rep->crl = e.rs.crl;
+	rep->next_run = now + e.rs.every;
+	if ((rc = cm_store_service_get(st, CM_SERVICE_REVOCATION, &svc, err)) !=
+	    CM_OK ||
+	    (rc = load_items(st, &items, &nitems, err)) != CM_OK ||
+	    (rc = link_issuers(&e, items, nitems, err)) != CM_OK)
+		goto out;
+	if (nitems > 0)
+		qsort(items, nitems, sizeof(*items), cmp_item_show);
+	if ((rep->v = calloc(nitems + 1, sizeof(*rep->v))) == NULL ||
+	    (jobs = calloc(nitems + 1, sizeof(*jobs))) == NULL) {
+		rc = cm_err_set(err, CM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < nitems; i++) {
+		struct item *it = &items[i];
+		struct cm_rev_result *res;
+		struct cm_rev_record old;
+
+		if (it->skip) {
+			rep->skipped++;
+			continue;
+		}
+		res = &rep->v[rep->n];
+		if (result_init(res, it->cert, it->units, NULL) != 0) {
+			rep->n++;
+			rc = cm_err_set(err, CM_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		rep->n++;
+		if ((rc = cm_store_revocation_get(st, it->cert->fp_hex, &old,
+		    &found, err)) != CM_OK)
+			goto out;
+		if (it->cert->not_after < now) {
+			/* expired: fails every trust decision whatever its
+			 * status, which stays as it was */
+			rep->expired++;
+			if (found)
+				result_set(res, &old);
+			cm_revocation_verdict(found ? old.status : CM_REV_GOOD,
+			    NULL, e.ps.common_criteria, it->cert->not_after, now,
+			    &res->verdict);
+			if (!found)
+				textf(res->verdict.reason, sizeof(res->verdict.reason),
+				    "certificate expired (notAfter %s); revocation "
+				    "status never checked", cm_time_format(
+				    it->cert->not_after, (char[CM_TIME_TEXT_LEN]){0}));
+			continue;
+		}
+		if (!e.rs.ocsp && !e.rs.crl)
+			continue;       /* nothing to check with */
+		jobs[njobs].cert = it->cert;
+		jobs[njobs].issuer = it->issuer;
+		jobs[njobs].res = res;
+		jobs[njobs].first_unit = it->first_unit;
+		jobs[njobs].old = old;
+		jobs[njobs].have_old = found;
+		njobs++;
+	}
+	if ((rc = engine_check(&e, jobs, njobs, 1, err)) != CM_OK)
+		goto out;
+	rep->requests = engine_requests(&e);
+
+	if ((rc = cm_store_begin(st, err)) != CM_OK)
+		goto out;
+	in_txn = 1;
+	for (size_t i = 0; i < njobs; i++) {
+		struct cm_rev_result *res = jobs[i].res;
+		enum cm_rev_status s;
+
+		if ((rc = record_job(st, &jobs[i], actor, now, &al, err)) != CM_OK)
+			goto out;
+		if (!res->checked)
+			continue;       /* deleted during the check */
+		rep->checked++;
+		rep->from_cache += (size_t)res->from_cache;
+		s = res->kept == CM_REV_REPLACED ? jobs[i].rec.status :
+		    jobs[i].old.status;
+		rep->count[s]++;
+		cm_revocation_verdict(s, res->reason, e.ps.common_criteria,
+		    jobs[i].cert->not_after, now, &res->verdict);
+	}
+	rep->alarms = (int)al.n;
+	svc.last_run = now;
+	svc.next_run = rep->next_run;
+	svc.last_duration_ms = elapsed_ms(&t0);
+	if (!e.rs.ocsp && !e.rs.crl)
+		textf(svc.last_result, sizeof(svc.last_result), "nothing checked: "
+		    "OCSP and CRL are both off");
+	else
+		textf(svc.last_result, sizeof(svc.last_result), "%zu checked (%zu "
+		    "good, %zu revoked, %zu unknown, %zu error), %zu from cache, %zu "
+		    "request(s), %zu skipped, %zu expired", rep->checked,
+		    rep->count[CM_REV_GOOD], rep->count[CM_REV_REVOKED],
+		    rep->count[CM_REV_UNKNOWN], rep->count[CM_REV_ERROR],
+		    rep->from_cache, rep->requests, rep->skipped, rep->expired);
+	if ((rc = cm_store_service_put(st, &svc, err)) != CM_OK)
+		goto out;
+	in_txn = 0;
+	if ((rc = cm_store_commit(st, err)) != CM_OK)
+		goto out;
+	alarms_log(&al);
+out:
+	if (in_txn)
+		cm_store_rollback(st);
+	if (rc != CM_OK)
+		cm_revocation_report_free(rep);
+	for (size_t i = 0; jobs != NULL && i < njobs; i++)
+		cm_ocsp_request_clear(&jobs[i].req);
+	free(jobs);
+	free(al.v);
+	items_free(items, nitems);
+	if (engine_ready)
+		engine_free(&e);
+	return rc;
+}
+
+cm_time
+cm_revocation_next_run(const struct cm_service *svc, int64_t every)
+{
+	cm_time t;
+
+	if (svc->last_run == 0)
+		return svc->started_at;
+	if (svc->next_run != 0) {
+		t = svc->last_run + every;
+		return t < svc->next_run ? t : svc->next_run;
+	}
+	if (svc->started_at - svc->last_run >= every)
+		return svc->started_at;
+	return svc->started_at + every;
+}
+
+/* ---- the check on upload --------------------------------------------------- */
+
+struct issuer_find {
+	struct engine *e;
+	const struct cm_cert *cert;
+	struct cm_cert *found;          /* owned */
+};
+
+static int
+try_issuer(const struct cm_cert_row *row, void *arg)
+{
+	struct issuer_find *f = arg;
+	struct cm_cert *c = NULL;
+
+	if (row->der == NULL || strcmp(row->fingerprint, f->cert->fp_hex) == 0 ||
+	    cm_cert_from_der(row->der, row->der_len, &c, NULL) != CM_OK)
+		return 0;
+	if (cm_ocsp_check_issuer(f->e->octx, f->cert, c, NULL) == CM_OK) {
+		f->found = c;
+		return 1;
+	}
+	cm_cert_free(c);
+	return 0;
+}
+
+struct upcheck {
+	struct engine e;
+	int ready;
+	struct job *jobs;
+	size_t njobs;
+	struct cm_rev_result *res;
+	size_t nres;
+	struct cm_cert_list store_issuers;      /* issuers read from the store */
+};
+
+static void
+upcheck_free(struct upcheck *u)
+{
+	for (size_t i = 0; i < u->nres; i++)
+		result_clear(&u->res[i]);
+	free(u->res);
+	for (size_t i = 0; u->jobs != NULL && i < u->njobs; i++)
+		cm_ocsp_request_clear(&u->jobs[i].req);
+	free(u->jobs);
+	cm_cert_list_clear(&u->store_issuers);
+	if (u->ready)
+		engine_free(&u->e);
+	memset(u, 0, sizeof(*u));
+}
+
+/* Checks certs (names[i]: where certs->v[i] came from) when Enable OCSP is
+ * on. CM_OK: accepted (u holds the answers to record, possibly none);
+ * CM_ERR_CONFLICT: refused, err says what and why. */
+static enum cm_status
+upcheck_run(struct upcheck *u, struct cm_store *st,
+    const struct cm_cert_list *certs, const char *const *names, cm_time now,
+    struct cm_err *err)
+{
+	struct issuer_find f;
+	enum cm_status rc;
+	int found;
+
+	memset(u, 0, sizeof(*u));
+	if ((rc = engine_init(&u->e, st, now, err)) != CM_OK)
+		return rc;
+	u->ready = 1;
+	if (!u->e.rs.ocsp || certs->n == 0)
+		return CM_OK;
+	if ((u->jobs = calloc(certs->n, sizeof(*u->jobs))) == NULL ||
+	    (u->res = calloc(certs->n, sizeof(*u->res))) == NULL)
+		return cm_err_set(err, CM_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < certs->n; i++) {
+		const struct cm_cert *c = certs->v[i], *issuer = NULL;
+		struct job *j;
+
+		for (size_t k = 0; k < certs->n && issuer == NULL; k++)
+			if (k != i && strcmp(certs->v[k]->fp_hex, c->fp_hex) != 0 &&
+			    strcmp(certs->v[k]->subject, c->issuer) == 0 &&
+			    cm_ocsp_check_issuer(u->e.octx, c, certs->v[k], NULL) ==
+			    CM_OK)
+				issuer = certs->v[k];
+		if (issuer == NULL) {
+			f.e = &u->e;
+			f.cert = c;
+			f.found = NULL;
+			if ((rc = cm_store_cert_by_subject(st, c->issuer, try_issuer,
+			    &f, err)) != CM_OK)
+				return rc;
+			if (f.found != NULL) {
+				if (cm_cert_list_push(&u->store_issuers, f.found) !=
+				    CM_OK)
+					return cm_err_set(err, CM_ERR_NOMEM, "out of "
+					    "memory");
+				issuer = f.found;
+			}
+		}
+		if (issuer == NULL)
+			continue;       /* a root, or an issuer we do not have */
+		if (result_init(&u->res[u->nres], c, "", names != NULL ?
+		    names[i] : NULL) != 0) {
+			u->nres++;
+			return cm_err_set(err, CM_ERR_NOMEM, "out of memory");
+		}
+		j = &u->jobs[u->njobs++];
+		j->cert = c;
+		j->issuer = issuer;
+		j->res = &u->res[u->nres++];
+		if ((rc = cm_store_revocation_get(st, c->fp_hex, &j->old, &found,
+		    err)) != CM_OK)
+			return rc;
+		j->have_old = found;
+	}
+	if ((rc = engine_check(&u->e, u->jobs, u->njobs, 0, err)) != CM_OK)
+		return rc;
+	for (size_t i = 0; i < u->njobs; i++) {
+		struct job *j = &u->jobs[i];
+		const struct cm_rev_record *eff = &j->rec;
+
+		if (j->reuse || cm_rev_record_keep(j->have_old ? &j->old : NULL,
+		    &j->rec) != CM_REV_REPLACED)
+			eff = &j->old;
+		/* expiry alone never refuses an upload: not_after 0 */
+		cm_revocation_verdict(eff->status, eff->reason,
+		    u->e.ps.common_criteria, 0, now, &j->res->verdict);
+		if (j->res->verdict.verdict == CM_VERDICT_FAIL)
+			return cm_err_set(err, CM_ERR_CONFLICT, "%s: certificate CN "
+			    "'%.80s' (%.16s) refused by the revocation check: %s",
+			    j->res->file != NULL ? j->res->file : "upload",
+			    j->cert->subject_cn, j->cert->fp_hex,
+			    j->res->verdict.reason);
+	}
+	return CM_OK;
+}
+
+/* Records the answers of an accepted upload (inside the caller's
+ * transaction), naming the unit. */
+static enum cm_status
+upcheck_record(struct upcheck *u, struct cm_store *st, const char *unit,
+    const char *actor, cm_time now, struct alarms *al, struct cm_err *err)
+{
+	enum cm_status rc;
+
+	for (size_t i = 0; i < u->njobs; i++) {
+		free(u->jobs[i].res->units);
+		if ((u->jobs[i].res->units = strdup(unit)) == NULL)
+			return cm_err_set(err, CM_ERR_NOMEM, "out of memory");
+		u->jobs[i].first_unit = unit;
+		if ((rc = record_job(st, &u->jobs[i], actor, now, al, err)) !=
+		    CM_OK)
+			return rc;
+	}
+	return CM_OK;
+}
+
+enum cm_status
+cm_revocation_upload(struct cm_store *st, const char *unit,
+    const struct cm_cert_list *certs, const char *name,
+    const struct cm_upload_opts *uopts, const char *actor, cm_time now,
+    struct cm_upload_report *report, struct cm_err *err)
+{
+	struct upcheck u;
+	struct alarms al = {NULL, 0, 0};
+	struct cm_unit un;
+	const char **names = NULL;
+	enum cm_status rc;
+	int in_txn = 0;
+
+	memset(report, 0, sizeof(*report));
+	memset(&u, 0, sizeof(u));
+	/* an unknown unit is refused before any network exchange */
+	if ((rc = cm_store_unit_get(st, unit, &un, err)) != CM_OK)
+		goto out;
+	if (certs->n > 0 && (names = calloc(certs->n, sizeof(*names))) == NULL) {
+		rc = cm_err_set(err, CM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < certs->n; i++)
+		names[i] = name;
+	if ((rc = upcheck_run(&u, st, certs, names, now, err)) != CM_OK)
+		goto out;
+	if ((rc = cm_store_begin(st, err)) != CM_OK)
+		goto out;
+	in_txn = 1;
+	if ((rc = cm_store_upload(st, unit, certs, uopts, actor, now, report,
+	    err)) != CM_OK ||
+	    (rc = upcheck_record(&u, st, unit, actor, now, &al, err)) != CM_OK)
+		goto out;
+	in_txn = 0;
+	if ((rc = cm_store_commit(st, err)) != CM_OK)
+		goto out;
+	alarms_log(&al);
+out:
+	if (in_txn)
+		cm_store_rollback(st);
+	if (rc != CM_OK)
+		cm_upload_report_free(report);
+	free(names);
+	free(al.v);
+	upcheck_free(&u);
+	return rc;
+}
+
+enum cm_status
+cm_revocation_import_files(struct cm_store *st, const char *unit,
+    const char *const *paths, size_t n, const struct cm_parse_opts *popts,
+    const struct cm_upload_opts *uopts, int threads, const char *actor,
+    cm_time now, struct cm_upload_report *report, struct cm_err *err)
+{
+	struct cm_revocation_settings rs;
+	struct cm_cert_list all = {NULL, 0, 0, 0};
+	struct alarms al = {NULL, 0, 0};
+	struct cm_unit un;
+	struct upcheck u;
+	const char **names = NULL, **nv;
+	size_t before;
+	enum cm_status rc;
+	int in_txn = 0;
+
+	memset(report, 0, sizeof(*report));
+	memset(&u, 0, sizeof(u));
+	if ((rc = cm_revocation_settings_load(st, &rs, err)) != CM_OK)
+		goto out;
+	if (!rs.ocsp) {
+		rc = cm_import_files(st, unit, paths, n, popts, uopts, threads,
+		    actor, now, report, err);
+		goto out;
+	}
+	if ((rc = cm_store_unit_get(st, unit, &un, err)) != CM_OK)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		before = all.n;
+		if ((rc = cm_cert_parse_file(paths[i], popts, &all, err)) != CM_OK)
+			goto out;
+		if ((nv = realloc(names, (all.n + 1) * sizeof(*nv))) == NULL) {
+			rc = cm_err_set(err, CM_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		names = nv;
+		for (size_t k = before; k < all.n; k++)
+			names[k] = paths[i];
+	}
+	if ((rc = upcheck_run(&u, st, &all, names, now, err)) != CM_OK)
+		goto out;
+	if ((rc = cm_store_begin(st, err)) != CM_OK)
+		goto out;
+	in_txn = 1;
+	if ((rc = cm_import_files(st, unit, paths, n, popts, uopts, threads,
+	    actor, now, report, err)) != CM_OK ||
+	    (rc = upcheck_record(&u, st, unit, actor, now, &al, err)) != CM_OK)
+		goto out;
+	in_txn = 0;
+	if ((rc = cm_store_commit(st, err)) != CM_OK)
+		goto out;
+	alarms_log(&al);
+out:
+	if (in_txn)
+		cm_store_rollback(st);
+	if (rc != CM_OK)
+		cm_upload_report_free(report);
+	free(names);
+	free(al.v);
+	upcheck_free(&u);
+	cm_cert_list_clear(&all);
+	return rc;
+}
+
+/* ---- JSON -------------------------------------------------------------------- */
+
+static json_t *
+lines_json(const char *text)
+{
+	struct cm_strlist l = {NULL, 0};
+	json_t *a = json_array();
+
+	if (cm_setting_lines(text, &l, NULL) == CM_OK)
+		for (size_t i = 0; i < l.n; i++)
+			json_array_append_new(a, json_string(l.v[i]));
+	cm_setting_lines_free(&l);
+	return a;
+}
+
+json_t *
+cm_revocation_settings_json(const struct cm_revocation_settings *s)
+{
+	char every[24], skew[24], cache[24];
+
+	return json_pack("{s:b, s:s, s:o, s:b, s:s, s:b, s:o, s:o, s:b, s:s, "
+	    "s:I, s:s, s:o}",
+	    "ocsp", s->ocsp,
+	    "uri_source", s->uri_source == CM_URI_CONFIGURED ? "configured" :
+	    "cert",
+	    "uri", cm_json_str(s->uri),
+	    "check", s->check,
+	    "every", cm_duration_format(s->every, every, sizeof(every)),
+	    "crl", s->crl,
+	    "crl_uris", lines_json(s->crl_uris),
+	    "trust_unit", cm_json_str(s->trust_unit),
+	    "require_nonce", s->require_nonce,
+	    "skew", cm_duration_format_any(s->skew, skew, sizeof(skew)),
+	    "timeout", (json_int_t)s->timeout,
+	    "cache_max", cm_duration_format_any(s->cache_max, cache,
+	    sizeof(cache)),
+	    "allow_hosts", lines_json(s->allow_hosts));
+}
+
+json_t *
+cm_params_settings_json(const struct cm_params_settings *s)
+{
+	char f[24];
+
+	return json_pack("{s:b, s:s, s:b}",
+	    "cert_validity_check", s->cert_validity_check,
+	    "validity_check_frequency", cm_duration_format(
+	    s->validity_check_frequency, f, sizeof(f)),
+	    "common_criteria", s->common_criteria);
+}
+
+static int
+js_bool(json_t *o, const char *key, int *out, struct cm_err *err)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_boolean(v)) {
+		cm_err_set(err, CM_ERR_INVALID, "\"%s\" must be true or false", key);
+		return -1;
+	}
+	*out = json_is_true(v);
+	return 0;
+}
+
+static int
+js_text(json_t *o, const char *key, char *out, size_t len,
+    struct cm_err *err)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_string(v) || strlen(json_string_value(v)) >= len) {
+		cm_err_set(err, CM_ERR_INVALID, "\"%s\" must be a string of at "
+		    "most %zu bytes", key, len - 1);
+		return -1;
+	}
+	snprintf(out, len, "%s", json_string_value(v));  /* lists keep lines */
+	return 0;
+}
+
+/* A duration: "24h"-style text (any_unit: also s and m) or seconds. */
+static int
+js_duration(json_t *o, const char *key, int any_unit, int64_t *out,
+    struct cm_err *err)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v == NULL)
+		return 0;
+	if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+	    json_integer_value(v) <= (json_int_t)3650 * 86400) {
+		*out = (int64_t)json_integer_value(v);
+		return 0;
+	}
+	if (json_is_string(v) && (any_unit ?
+	    cm_duration_parse_any(json_string_value(v), out) :
+	    cm_duration_parse(json_string_value(v), out)) == 0)
+		return 0;
+	cm_err_set(err, CM_ERR_INVALID, "\"%s\" must be a duration like %s or "
+	    "a number of seconds", key, any_unit ? "\"300s\", \"5m\" or \"1h\"" :
+	    "\"12h\" or \"1d\"");
+	return -1;
+}
+
+/* A list: an array of strings, or one string of lines. */
+static int
+js_lines(json_t *o, const char *key, char *out, size_t len,
+    struct cm_err *err)
+{
+	json_t *v = json_object_get(o, key), *e;
+	size_t used = 0, i;
+
+	if (v == NULL)
+		return 0;
+	if (json_is_string(v))
+		return js_text(o, key, out, len, err);
+	if (!json_is_array(v))
+		goto bad;
+	out[0] = '\0';
+	json_array_foreach(v, i, e) {
+		const char *t = json_string_value(e);
+
+		if (t == NULL || strchr(t, '\n') != NULL)
+			goto bad;
+		used += (size_t)snprintf(out + used, used < len ? len - used : 0,
+		    "%s%s", i ? "\n" : "", t);
+		if (used >= len) {
+			cm_err_set(err, CM_ERR_INVALID, "\"%s\" is longer than %zu "
+			    "bytes", key, len - 1);
+			return -1;
+		}
+	}
+	return 0;
+bad:
+	cm_err_set(err, CM_ERR_INVALID, "\"%s\" must be an array of strings",
+	    key);
+	return -1;
+}
+
+enum cm_status
+cm_revocation_settings_from_json(json_t *o, struct cm_revocation_settings *s,
+    struct cm_err *err)
+{
+	json_t *v;
+	char source[16] = "";
+
+	if (!json_is_object(o))
+		return cm_err_set(err, CM_ERR_INVALID, "the body must be a JSON "
+		    "object");
+	v = json_object_get(o, "timeout");
+	if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > 100000))
+		return cm_err_set(err, CM_ERR_INVALID, "\"timeout\" must be a "
+		    "number of seconds (1-60)");
+	if (v != NULL)
+		s->timeout = (int64_t)json_integer_value(v);
+	if (js_bool(o, "ocsp", &s->ocsp, err) != 0 ||
+	    js_text(o, "uri_source", source, sizeof(source), err) != 0 ||
+	    js_text(o, "uri", s->uri, sizeof(s->uri), err) != 0 ||
+	    js_bool(o, "check", &s->check, err) != 0 ||
+	    js_duration(o, "every", 0, &s->every, err) != 0 ||
+	    js_bool(o, "crl", &s->crl, err) != 0 ||
+	    js_lines(o, "crl_uris", s->crl_uris, sizeof(s->crl_uris), err) != 0 ||
+	    js_text(o, "trust_unit", s->trust_unit, sizeof(s->trust_unit), err) !=
+	    0 ||
+	    js_bool(o, "require_nonce", &s->require_nonce, err) != 0 ||
+	    js_duration(o, "skew", 1, &s->skew, err) != 0 ||
+	    js_duration(o, "cache_max", 0, &s->cache_max, err) != 0 ||
+	    js_lines(o, "allow_hosts", s->allow_hosts, sizeof(s->allow_hosts),
+	    err) != 0)
+		return err != NULL ? err->code : CM_ERR_INVALID;
+	if (strcmp(source, "cert") == 0)
+		s->uri_source = CM_URI_FROM_CERT;
+	else if (strcmp(source, "configured") == 0)
+		s->uri_source = CM_URI_CONFIGURED;
+	else if (source[0] != '\0')
+		return cm_err_set(err, CM_ERR_INVALID, "\"uri_source\" must be "
+		    "\"cert\" or \"configured\"");
+	return CM_OK;
+}
+
+enum cm_status
+cm_params_settings_from_json(json_t *o, struct cm_params_settings *s,
+    struct cm_err *err)
+{
+	if (!json_is_object(o))
+		return cm_err_set(err, CM_ERR_INVALID, "the body must be a JSON "
+		    "object");
+	if (js_bool(o, "cert_validity_check", &s->cert_validity_check, err) !=
+	    0 ||
+	    js_duration(o, "validity_check_frequency", 0,
+	    &s->validity_check_frequency, err) != 0 ||
+	    js_bool(o, "common_criteria", &s->common_criteria, err) != 0)
+		return err != NULL ? err->code : CM_ERR_INVALID;
+	return CM_OK;
+}
+
+static json_t *
+units_json(const char *units)
+{
+	json_t *a = json_array();
+	const char *p = units != NULL ? units : "", *q;
+
+	while (*p != '\0') {
+		q = strstr(p, ", ");
+		json_array_append_new(a, json_stringn(p, q != NULL ?
+		    (size_t)(q - p) : strlen(p)));
+		if (q == NULL)
+			break;
+		p = q + 2;
+	}
+	return a;
+}
+
+json_t *
+cm_revocation_report_json(const struct cm_revocation_report *rep)
+{
+	json_t *arr = json_array(), *s;
+
+	for (size_t i = 0; i < rep->n; i++) {
+		const struct cm_rev_result *r = &rep->v[i];
+
+		s = json_pack("{s:s, s:o, s:o, s:o, s:s, s:o, s:o, s:s, s:b, s:o, "
+		    "s:b, s:b, s:b}",
+		    "fingerprint", r->fingerprint,
+		    "units", units_json(r->units),
+		    "cn", cm_json_str(r->subject_cn),
+		    "serial", cm_json_str(r->serial_hex),
+		    "status", r->status,
+		    "source", r->source[0] ? json_string(r->source) : json_null(),
+		    "reason", r->reason[0] ? cm_json_str(r->reason) : json_null(),
+		    "verdict", cm_revocation_verdict_name(r->verdict.verdict),
+		    "warning", r->verdict.verdict == CM_VERDICT_WARN,
+		    "verdict_reason", cm_json_str(r->verdict.reason),
+		    "checked", r->checked,
+		    "from_cache", r->from_cache,
+		    "changed", r->changed);
+		json_object_set_new(s, "not_after", cm_json_time(r->not_after));
+		json_array_append_new(arr, s);
+	}
+	return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I}, "
+	    "s:i, s:b, s:b, s:o, s:o}",
+	    "ran_at", cm_json_time(rep->ran_at),
+	    "checked", (json_int_t)rep->checked,
+	    "from_cache", (json_int_t)rep->from_cache,
+	    "requests", (json_int_t)rep->requests,
+	    "skipped", (json_int_t)rep->skipped,
+	    "expired", (json_int_t)rep->expired,
+	    "counts",
+	    "good", (json_int_t)rep->count[CM_REV_GOOD],
+	    "revoked", (json_int_t)rep->count[CM_REV_REVOKED],
+	    "unknown", (json_int_t)rep->count[CM_REV_UNKNOWN],
+	    "error", (json_int_t)rep->count[CM_REV_ERROR],
+	    "alarms", rep->alarms,
+	    "ocsp", rep->ocsp, "crl", rep->crl,
+	    "results", arr,
+	    "next_run", cm_json_time(rep->next_run));
+}
