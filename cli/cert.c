@@ -272,6 +272,7 @@ struct list_ctx {
 	int history;
 	struct table *t;
 	int64_t count;
+	char buf[8192];
 };
 
 static int
@@ -280,10 +281,18 @@ list_row_json(const struct cm_cert_row *r, void *arg)
 	struct list_ctx *lc = arg;
 	json_t *o = cm_json_cert_row(r, lc->c->now, lc->start);
 
+	size_t n;
+
+	/* one buffered write per row: json_dumpf writes token by token */
+	n = json_dumpb(o, lc->buf, sizeof(lc->buf) - 2, JSON_COMPACT |
+	    JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
 	if (lc->count++ > 0)
 		fputs(",\n", stdout);
-	json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER |
-	    JSON_ENSURE_ASCII);
+	if (n > 0 && n <= sizeof(lc->buf) - 2)
+		fwrite(lc->buf, 1, n, stdout);
+	else
+		json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER |
+		    JSON_ENSURE_ASCII);
 	json_decref(o);
 	return 0;
 }

@@ -14,19 +14,18 @@ one_line(char *s)
 			*s = ' ';
 }
 
-enum cm_status
-cm_err_set(struct cm_err *err, enum cm_status code, const char *fmt, ...)
+void
+cm_err_record(struct cm_err *err, enum cm_status code, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (err == NULL)
-		return code;
+		return;
 	err->code = code;
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
 	one_line(err->msg);
-	return code;
 }
 
 enum cm_status

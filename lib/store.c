@@ -29,6 +29,7 @@ enum stmt_id {
 	ST_ROW_INSERT,
 	ST_EVENT_INSERT,
 	ST_UNIT_GET,
+	ST_UNIT_KIND,
 	ST_SETTING_GET,
 	ST_SETTING_SET,
 	ST__COUNT
@@ -64,6 +65,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	    " (SELECT count(*) FROM unit_certs u WHERE u.unit = n.name"
 	    "  AND u.replaced_at IS NOT NULL)"
 	    " FROM units n WHERE n.name = ?1",
+	[ST_UNIT_KIND] = "SELECT kind FROM units WHERE name = ?1",
 	[ST_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
 	[ST_SETTING_SET] =
 	    "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)"
@@ -94,13 +96,15 @@ static const char *const migrations[] = {
 	"CREATE TABLE certs ("
 	"  id INTEGER PRIMARY KEY,"
 	"  fingerprint TEXT NOT NULL UNIQUE,"
-	"  der BLOB NOT NULL,"
 	"  subject TEXT NOT NULL, issuer TEXT NOT NULL,"
 	"  subject_cn TEXT NOT NULL, issuer_cn TEXT NOT NULL,"
 	"  serial TEXT NOT NULL,"
 	"  not_before INTEGER NOT NULL, not_after INTEGER NOT NULL,"
 	"  key_type TEXT NOT NULL, key_bits INTEGER NOT NULL,"
-	"  sig_alg TEXT NOT NULL, is_ca INTEGER NOT NULL);"
+	"  sig_alg TEXT NOT NULL, is_ca INTEGER NOT NULL,"
+	/* last, so that reading the other columns never touches its
+	 * overflow pages */
+	"  der BLOB NOT NULL);"
 	"CREATE INDEX certs_not_after ON certs (not_after);"
 	"CREATE INDEX certs_name ON certs (subject_cn, issuer);"
 	"CREATE TABLE unit_certs ("
@@ -492,6 +496,7 @@ cm_store_open(const char *path, cm_time now, struct cm_store **out,
 	sqlite3_extended_result_codes(st->db, 1);
 	if ((rc = enable_wal(st, err)) != CM_OK ||
 	    (rc = exec(st, "PRAGMA synchronous = FULL", err)) != CM_OK ||
+	    (rc = exec(st, "PRAGMA temp_store = MEMORY", err)) != CM_OK ||
 	    (rc = exec(st, "PRAGMA foreign_keys = ON", err)) != CM_OK)
 		goto out;
 	if ((rc = migrate(st, now, err)) != CM_OK)
@@ -927,6 +932,32 @@ upload_one(struct cm_store *st, const struct cm_unit *unit,
 	    err);
 }
 
+/* Fills the name and kind of unit `name` (not its counts: an upload of
+ * many files asks this once per file). */
+static enum cm_status
+unit_kind(struct cm_store *st, const char *name, struct cm_unit *out,
+    struct cm_err *err)
+{
+	sqlite3_stmt *s = stmt(st, ST_UNIT_KIND, err);
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (s == NULL)
+		return CM_ERR_STORE;
+	bind_text(s, 1, name);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW) {
+		snprintf(out->name, sizeof(out->name), "%s", name);
+		out->kind = kind_from_text(col_text(s, 0));
+		sqlite3_reset(s);
+		return CM_OK;
+	}
+	if (r != SQLITE_DONE)
+		return db_error(st, err, "reading a unit");
+	return cm_err_set(err, CM_ERR_NOTFOUND, "unknown unit '%s' (see "
+	    "`certmon unit list`)", name);
+}
+
 enum cm_status
 cm_store_upload(struct cm_store *st, const char *unit_name,
     const struct cm_cert_list *certs, const struct cm_upload_opts *opts,
@@ -944,7 +975,7 @@ cm_store_upload(struct cm_store *st, const char *unit_name,
 		return cm_err_set(err, CM_ERR_NOMEM, "out of memory");
 	if ((rc = cm_store_begin(st, err)) != CM_OK)
 		goto out;
-	if ((rc = cm_store_unit_get(st, unit_name, &unit, err)) != CM_OK)
+	if ((rc = unit_kind(st, unit_name, &unit, err)) != CM_OK)
 		goto rollback;
 	for (size_t i = 0; i < certs->n; i++) {
 		rc = upload_one(st, &unit, certs->v[i], opts, actor, now,
@@ -992,8 +1023,10 @@ sql_add(struct sqlbuf *b, const char *part)
 	" u.ocsp_responder, coalesce(r.status, 'unchecked'), r.checked_at," \
 	" r.reason"
 
+/* certs drive the join (CROSS JOIN fixes the order) so that rows come in
+ * notAfter order from its index and only ties are sorted */
 #define ROW_FROM \
-	" FROM unit_certs u JOIN certs c ON c.id = u.cert_id" \
+	" FROM certs c CROSS JOIN unit_certs u ON c.id = u.cert_id" \
 	" JOIN units n ON n.name = u.unit" \
 	" LEFT JOIN revocation r ON r.cert_id = c.id"
 

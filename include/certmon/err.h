@@ -29,10 +29,22 @@ struct cm_err {
 	char msg[CM_ERR_MSG_MAX];
 };
 
-/* Sets *err (when err is not NULL) to code and a printf-style message;
- * returns code so callers can write `return cm_err_set(...)`. */
-enum cm_status cm_err_set(struct cm_err *err, enum cm_status code,
+/* Sets *err (when err is not NULL) to code and a printf-style message. */
+void cm_err_record(struct cm_err *err, enum cm_status code,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Sets *err like cm_err_record and evaluates to code, so callers can write
+ * `return cm_err_set(...)` (a macro so that static analysers see the value;
+ * code is evaluated twice: pass a constant or a variable). */
+#define cm_err_set(err, code, ...) \
+	(cm_err_record((err), (code), __VA_ARGS__), cm_err_code(code))
+
+/* Returns code (what cm_err_set evaluates to). */
+static inline enum cm_status
+cm_err_code(enum cm_status code)
+{
+	return code;
+}
 
 /* Prefixes the message already in *err with a printf-style context and
  * ": "; returns err->code (CM_OK when err is NULL). */
