@@ -45,12 +45,14 @@ paths_push(struct paths *p, char *path)
 	if (path == NULL)
 		return -1;
 	if (p->n == p->cap) {
-		p->cap = p->cap ? p->cap * 2 : 64;
-		if ((nv = realloc(p->v, p->cap * sizeof(*nv))) == NULL) {
+		size_t ncap = p->cap ? p->cap * 2 : 64;
+
+		if ((nv = realloc(p->v, ncap * sizeof(*nv))) == NULL) {
 			free(path);
 			return -1;
 		}
 		p->v = nv;
+		p->cap = ncap;
 	}
 	p->v[p->n++] = path;
 	return 0;
@@ -108,7 +110,8 @@ expand_arg(struct cli *c, const char *arg, struct paths *p)
 	closedir(d);
 	if (rc == 0 && p->n == first)
 		rc = cli_fail(c, -1, "%s: the directory holds no file", arg);
-	qsort(p->v + first, p->n - first, sizeof(*p->v), cmp_str);
+	if (p->n > first)
+		qsort(p->v + first, p->n - first, sizeof(*p->v), cmp_str);
 	return rc;
 }
 
@@ -279,20 +282,19 @@ static int
 list_row_json(const struct cm_cert_row *r, void *arg)
 {
 	struct list_ctx *lc = arg;
-	json_t *o = cm_json_cert_row(r, lc->c->now, lc->start);
+	size_t n = cm_json_cert_row_write(r, lc->c->now, lc->start, lc->buf,
+	    sizeof(lc->buf));
+	json_t *o;
 
-	size_t n;
-
-	/* one buffered write per row: json_dumpf writes token by token */
-	n = json_dumpb(o, lc->buf, sizeof(lc->buf) - 2, JSON_COMPACT |
-	    JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
 	if (lc->count++ > 0)
 		fputs(",\n", stdout);
-	if (n > 0 && n <= sizeof(lc->buf) - 2)
+	if (n > 0) {
 		fwrite(lc->buf, 1, n, stdout);
-	else
-		json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER |
-		    JSON_ENSURE_ASCII);
+		return 0;
+	}
+	/* a row larger than the buffer: the slow path */
+	o = cm_json_cert_row(r, lc->c->now, lc->start);
+	json_dumpf(o, stdout, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(o);
 	return 0;
 }

@@ -281,7 +281,7 @@ tcp_connect(const char *host, const char *port, long timeout_ms,
 		pf.fd = fd;
 		pf.events = POLLOUT;
 		pf.revents = 0;
-		if ((rc = poll(&pf, 1, (int)timeout_ms)) <= 0) {
+		if (poll(&pf, 1, (int)timeout_ms) <= 0) {
 			whyf(why, cap, "connect to %s port %s: no answer within %ld "
 			    "ms (timeout)", host, port, timeout_ms);
 			goto next;
@@ -355,7 +355,7 @@ read_line(int fd, char *line, size_t cap)
 static int
 smtp_reply(int fd, char *last, size_t cap, int *starttls)
 {
-	char line[PROTO_LINE_MAX];
+	char line[PROTO_LINE_MAX] = "";
 
 	for (int i = 0; i < PROTO_LINES_MAX; i++) {
 		if (read_line(fd, line, sizeof(line)) != 0 || strlen(line) < 3 ||
@@ -481,7 +481,7 @@ ldap_starttls_do(int fd, char *why, size_t cap)
 	}
 	end = body + len;
 	/* messageID INTEGER 1 */
-	if (*p++ != 0x02 || (l = ber_len(&p, end)) != 1 || p >= end ||
+	if (*p++ != 0x02 || ber_len(&p, end) != 1 || p >= end ||
 	    *p++ != 0x01) {
 		whyf(why, cap, "LDAP StartTLS: the response is not to message 1");
 		return -1;

@@ -69,7 +69,7 @@ collect(const struct cm_cert_row *r, void *arg)
 	snprintf(e->unit, sizeof(e->unit), "%s", r->unit);
 	e->kind = r->unit_kind;
 	snprintf(e->fp, sizeof(e->fp), "%s", r->fingerprint);
-	e->cn = strdup(r->subject_cn ? r->subject_cn : "");
+	e->cn = strdup(r->subject_cn);
 	e->issuer = strdup(r->issuer_cn && r->issuer_cn[0] ? r->issuer_cn :
 	    r->issuer ? r->issuer : "");
 	e->not_after = r->not_after;
@@ -480,9 +480,9 @@ detail_row(const struct cm_cert_row *r, void *arg)
 	dt->found = 1;
 	snprintf(dt->unit, sizeof(dt->unit), "%s", r->unit);
 	snprintf(dt->fp, sizeof(dt->fp), "%s", r->fingerprint);
-	snprintf(dt->cn, sizeof(dt->cn), "%s", r->subject_cn ? r->subject_cn : "");
-	snprintf(dt->issuer_cn, sizeof(dt->issuer_cn), "%s", r->issuer_cn ?
-	    r->issuer_cn : "");
+	/* the store gives "" for a certificate without CN, never NULL */
+	snprintf(dt->cn, sizeof(dt->cn), "%s", r->subject_cn);
+	snprintf(dt->issuer_cn, sizeof(dt->issuer_cn), "%s", r->issuer_cn);
 	dt->ocsp_responder = r->ocsp_responder;
 	if ((dt->rc = cm_cert_from_der(r->der, r->der_len, &x, &dt->err)) !=
 	    CM_OK)

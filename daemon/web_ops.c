@@ -226,12 +226,12 @@ mail_deliver(struct page *p)
 	struct cm_outbox_result res;
 	struct cm_err err = {CM_OK, ""};
 
-	if (cm_monitor_settings_load(d->st, &ms, &err) != CM_OK ||
-	    cm_smtp_settings_load(d->st, &ss, &err) != CM_OK)
-		flash_msg(p->s, 1, "Not delivered: %s", err.msg);
-	else if (cm_smtp_settings_check(&ss, &err) != CM_OK)
+	if (cm_monitor_settings_load(d->st, &ms, &err) == CM_OK &&
+	    cm_smtp_settings_load(d->st, &ss, &err) == CM_OK &&
+	    cm_smtp_settings_check(&ss, &err) != CM_OK)
 		flash_msg(p->s, 1, "SMTP is not usable: %s", err.msg);
-	else if (cm_outbox_deliver(d->st, &ss, &ms, daemon_now(d), web_actor(p),
+	else if (err.code != CM_OK ||
+	    cm_outbox_deliver(d->st, &ss, &ms, daemon_now(d), web_actor(p),
 	    &res, &err) != CM_OK)
 		flash_msg(p->s, 1, "Not delivered: %s", err.msg);
 	else {

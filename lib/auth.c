@@ -75,9 +75,12 @@ cm_auth_token_new(char out[CM_TOKEN_LEN], struct cm_err *err)
 	if (RAND_bytes(raw, sizeof(raw)) != 1)
 		return cm_err_set(err, CM_ERR_INTERNAL, "the random generator "
 		    "failed");
-	memcpy(out, "cmt_", 4);
-	base64url(raw, sizeof(raw), out + 4);
+	char text[CM_TOKEN_LEN];
+
+	base64url(raw, sizeof(raw), text);
+	snprintf(out, CM_TOKEN_LEN, "cmt_%.43s", text);
 	OPENSSL_cleanse(raw, sizeof(raw));
+	OPENSSL_cleanse(text, sizeof(text));
 	return CM_OK;
 }
 

@@ -339,11 +339,11 @@ list_reserve(struct cm_cert_list *list, size_t need)
 		return CM_OK;
 	cap = list->cap < 8 ? 8 : list->cap;
 	while (cap < need) {
-		if (cap > SIZE_MAX / 2 / sizeof(*v))
+		if (cap > SIZE_MAX / 2 / sizeof(struct cm_cert *))
 			return CM_ERR_NOMEM;
 		cap *= 2;
 	}
-	if ((v = realloc(list->v, cap * sizeof(*v))) == NULL)
+	if ((v = realloc(list->v, cap * sizeof(struct cm_cert *))) == NULL)
 		return CM_ERR_NOMEM;
 	list->v = v;
 	list->cap = cap;
@@ -454,7 +454,7 @@ serial_hex(const ASN1_INTEGER *sn)
 		return NULL;
 	p = r;
 	if (i == len) {
-		strcpy(r, "0");
+		memcpy(r, "0", 2);
 		return r;
 	}
 	if (ASN1_STRING_type(sn) == V_ASN1_NEG_INTEGER)
@@ -540,7 +540,7 @@ push_general_names(struct cm_strlist *l, const GENERAL_NAMES *gens,
 				const unsigned char *d = ASN1_STRING_get0_data(a);
 
 				if ((h = malloc(2 * (size_t)n + 5)) != NULL) {
-					strcpy(h, "IP:#");
+					memcpy(h, "IP:#", 4);
 					for (j = 0; j < n; j++) {
 						h[4 + 2 * j] = hexdig_lower[d[j] >> 4];
 						h[5 + 2 * j] = hexdig_lower[d[j] & 15];
@@ -1431,7 +1431,7 @@ list_move(struct cm_cert_list *dst, struct cm_cert_list *src)
 	if (list_reserve(dst, dst->n + src->n) != CM_OK)
 		return CM_ERR_NOMEM;
 	if (src->n > 0)
-		memcpy(dst->v + dst->n, src->v, src->n * sizeof(*src->v));
+		memcpy(dst->v + dst->n, src->v, src->n * sizeof(struct cm_cert *));
 	dst->n += src->n;
 	src->n = 0;
 	if (src->had_private_key)
@@ -1449,6 +1449,9 @@ cm_cert_parse(const unsigned char *buf, size_t len, const char *name,
 	int recognised = 0;
 	size_t want;
 
+	if (out == NULL)
+		return cm_err_set(err, CM_ERR_INTERNAL, "%s: no list to parse into",
+		    name != NULL ? name : "input");
 	memset(&c, 0, sizeof(c));
 	c.name = name != NULL ? name : "input";
 	c.err = err;
@@ -1461,7 +1464,7 @@ cm_cert_parse(const unsigned char *buf, size_t len, const char *name,
 	    CM_DEFAULT_MAX_P12_ITER;
 	ERR_set_mark();
 
-	if (out == NULL || (buf == NULL && len > 0)) {
+	if (buf == NULL && len > 0) {
 		st = fail(&c, CM_ERR_INTERNAL, "no buffer or no list");
 		goto out;
 	}

@@ -1,4 +1,8 @@
 /* json.c - the JSON shapes of certmon's output. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "certmon/expiry.h"
 #include "certmon/json.h"
 
@@ -82,4 +86,169 @@ cm_json_cert_fields(json_t *o, const struct cm_cert *x)
 	json_object_set_new(o, "ca_issuers", strlist_json(&x->ca_issuers));
 	json_object_set_new(o, "crl_urls", strlist_json(&x->crl_urls));
 	json_object_set_new(o, "ocsp_nocheck", json_boolean(x->ocsp_nocheck));
+}
+
+/* ---- the fast writer ------------------------------------------------------- */
+
+struct out {
+	char *p, *end;
+	int full;
+};
+
+static void
+put(struct out *o, const char *s, size_t n)
+{
+	if (o->full || (size_t)(o->end - o->p) < n) {
+		o->full = 1;
+		return;
+	}
+	memcpy(o->p, s, n);
+	o->p += n;
+}
+
+static void
+put_escape(struct out *o, unsigned cp)
+{
+	char seq[16];
+
+	if (cp >= 0x10000) {          /* a surrogate pair, as jansson writes */
+		cp -= 0x10000;
+		snprintf(seq, sizeof(seq), "\\u%04X\\u%04X", 0xD800 | (cp >> 10),
+		    0xDC00 | (cp & 0x3FF));
+	} else {
+		snprintf(seq, sizeof(seq), "\\u%04X", cp);
+	}
+	put(o, seq, strlen(seq));
+}
+
+/* A JSON string of UTF-8 s with only ASCII output (strings from the
+ * library are valid UTF-8). */
+static void
+put_str(struct out *o, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *run = p;
+
+	put(o, "\"", 1);
+	while (*p != '\0') {
+		unsigned c = *p, cp;
+		int n;
+
+		if (c >= 0x20 && c <= 0x7f && c != '"' && c != '\\') {
+			p++;
+			continue;
+		}
+		put(o, (const char *)run, (size_t)(p - run));
+		if (c == '"')
+			put(o, "\\\"", 2);
+		else if (c == '\\')
+			put(o, "\\\\", 2);
+		else if (c == '\b')
+			put(o, "\\b", 2);
+		else if (c == '\f')
+			put(o, "\\f", 2);
+		else if (c == '\n')
+			put(o, "\\n", 2);
+		else if (c == '\r')
+			put(o, "\\r", 2);
+		else if (c == '\t')
+			put(o, "\\t", 2);
+		else if (c < 0x80) {
+			put_escape(o, c);
+		} else {
+			n = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : 1;
+			cp = c & (n == 3 ? 0x07 : n == 2 ? 0x0f : 0x1f);
+			for (int i = 1; i <= n && p[i] != '\0'; i++)
+				cp = (cp << 6) | (p[i] & 0x3f);
+			put_escape(o, cp);
+			for (int i = 0; i < n && p[1] != '\0'; i++)
+				p++;
+		}
+		run = ++p;
+	}
+	put(o, (const char *)run, (size_t)(p - run));
+	put(o, "\"", 1);
+}
+
+static void
+put_key(struct out *o, const char *key, int first)
+{
+	if (!first)
+		put(o, ",", 1);
+	put(o, "\"", 1);
+	put(o, key, strlen(key));
+	put(o, "\":", 2);
+}
+
+static void
+put_kstr(struct out *o, const char *key, const char *v)
+{
+	put_key(o, key, 0);
+	if (v == NULL)
+		put(o, "null", 4);
+	else
+		put_str(o, v);
+}
+
+static void
+put_kint(struct out *o, const char *key, int64_t v)
+{
+	char num[24];
+
+	put_key(o, key, 0);
+	snprintf(num, sizeof(num), "%" PRId64, v);
+	put(o, num, strlen(num));
+}
+
+static void
+put_kbool(struct out *o, const char *key, int v)
+{
+	put_key(o, key, 0);
+	put(o, v ? "true" : "false", v ? 4 : 5);
+}
+
+static void
+put_ktime(struct out *o, const char *key, cm_time t)
+{
+	char buf[CM_TIME_TEXT_LEN];
+
+	put_kstr(o, key, t == 0 ? NULL : cm_time_format(t, buf));
+}
+
+size_t
+cm_json_cert_row_write(const struct cm_cert_row *r, cm_time now, int start,
+    char *buf, size_t len)
+{
+	struct out o = {buf, buf + len, 0};
+
+	/* the fields and their order are cm_json_cert_row's */
+	put(&o, "{", 1);
+	put_key(&o, "unit", 1);
+	put_str(&o, r->unit);
+	put_kstr(&o, "unit_kind", cm_unit_kind_name(r->unit_kind));
+	put_kstr(&o, "fingerprint", r->fingerprint);
+	put_kstr(&o, "subject_cn", r->subject_cn);
+	put_kstr(&o, "subject", r->subject);
+	put_kstr(&o, "issuer_cn", r->issuer_cn);
+	put_kstr(&o, "issuer", r->issuer);
+	put_kstr(&o, "serial", r->serial_hex);
+	put_ktime(&o, "not_before", r->not_before);
+	put_ktime(&o, "not_after", r->not_after);
+	put_kint(&o, "days_left", cm_expiry_days_left(r->not_after, now));
+	put_kstr(&o, "state", cm_expiry_state_name(cm_expiry_state(r->not_after,
+	    now, start)));
+	put_kstr(&o, "revocation", r->revocation);
+	put_ktime(&o, "revocation_checked_at", r->revocation_checked_at);
+	put_kstr(&o, "revocation_reason", r->revocation_reason);
+	put_kstr(&o, "key_type", r->key_type);
+	put_kint(&o, "key_bits", r->key_bits);
+	put_kstr(&o, "sig_alg", r->sig_alg);
+	put_kbool(&o, "is_ca", r->is_ca);
+	put_kbool(&o, "ocsp_responder", r->ocsp_responder);
+	put_ktime(&o, "added_at", r->added_at);
+	put_kbool(&o, "current", r->replaced_at == 0);
+	put_ktime(&o, "replaced_at", r->replaced_at);
+	put_kstr(&o, "replaced_by", r->replaced_by);
+	put(&o, "}", 1);
+	return o.full ? 0 : (size_t)(o.p - buf);
 }

@@ -757,11 +757,11 @@ link_issuers(struct engine *e, struct item *v, size_t n, struct cm_err *err)
 
 	if (n == 0)
 		return CM_OK;
-	if ((idx = malloc(n * sizeof(*idx))) == NULL)
+	if ((idx = malloc(n * sizeof(struct item *))) == NULL)
 		return cm_err_set(err, CM_ERR_NOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++)
 		idx[i] = &v[i];
-	qsort(idx, n, sizeof(*idx), cmp_item_subject);
+	qsort(idx, n, sizeof(struct item *), cmp_item_subject);
 	for (size_t i = 0; i < n; i++) {
 		struct cm_cert *c = v[i].cert;
 

@@ -23,6 +23,7 @@
 enum stmt_id {
 	ST_CERT_ID,
 	ST_CERT_INSERT,
+	ST_DER_INSERT,
 	ST_ROW_EXISTS,
 	ST_SAME_NAME,
 	ST_ROW_REPLACE,
@@ -38,9 +39,10 @@ enum stmt_id {
 static const char *const stmt_sql[ST__COUNT] = {
 	[ST_CERT_ID] = "SELECT id FROM certs WHERE fingerprint = ?1",
 	[ST_CERT_INSERT] =
-	    "INSERT INTO certs (fingerprint, der, subject, issuer, subject_cn,"
+	    "INSERT INTO certs (fingerprint, subject, issuer, subject_cn,"
 	    " issuer_cn, serial, not_before, not_after, key_type, key_bits,"
-	    " sig_alg, is_ca) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+	    " sig_alg, is_ca) VALUES (?1,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+	[ST_DER_INSERT] = "INSERT INTO cert_der (cert_id, der) VALUES (?1, ?2)",
 	[ST_ROW_EXISTS] =
 	    "SELECT 1 FROM unit_certs WHERE unit = ?1 AND cert_id = ?2",
 	[ST_SAME_NAME] =
@@ -101,9 +103,11 @@ static const char *const migrations[] = {
 	"  serial TEXT NOT NULL,"
 	"  not_before INTEGER NOT NULL, not_after INTEGER NOT NULL,"
 	"  key_type TEXT NOT NULL, key_bits INTEGER NOT NULL,"
-	"  sig_alg TEXT NOT NULL, is_ca INTEGER NOT NULL,"
-	/* last, so that reading the other columns never touches its
-	 * overflow pages */
+	"  sig_alg TEXT NOT NULL, is_ca INTEGER NOT NULL);"
+	/* the DER in a table of its own: listings read only the small rows
+	 * of certs, many to a page */
+	"CREATE TABLE cert_der ("
+	"  cert_id INTEGER PRIMARY KEY REFERENCES certs (id) ON DELETE CASCADE,"
 	"  der BLOB NOT NULL);"
 	"CREATE INDEX certs_not_after ON certs (not_after);"
 	"CREATE INDEX certs_name ON certs (subject_cn, issuer);"
@@ -497,6 +501,9 @@ cm_store_open(const char *path, cm_time now, struct cm_store **out,
 	if ((rc = enable_wal(st, err)) != CM_OK ||
 	    (rc = exec(st, "PRAGMA synchronous = FULL", err)) != CM_OK ||
 	    (rc = exec(st, "PRAGMA temp_store = MEMORY", err)) != CM_OK ||
+	    /* up to 32 MiB of pages: a listing of 100,000 certificates reads
+	     * the certs table once, not once per cache eviction */
+	    (rc = exec(st, "PRAGMA cache_size = -32768", err)) != CM_OK ||
 	    (rc = exec(st, "PRAGMA foreign_keys = ON", err)) != CM_OK)
 		goto out;
 	if ((rc = migrate(st, now, err)) != CM_OK)
@@ -804,7 +811,6 @@ cert_id(struct cm_store *st, const struct cm_cert *c, int64_t *id,
 	if ((s = stmt(st, ST_CERT_INSERT, err)) == NULL)
 		return CM_ERR_STORE;
 	bind_text(s, 1, c->fp_hex);
-	sqlite3_bind_blob(s, 2, c->der, (int)c->der_len, SQLITE_STATIC);
 	bind_text(s, 3, c->subject);
 	bind_text(s, 4, c->issuer);
 	bind_text(s, 5, c->subject_cn);
@@ -819,6 +825,12 @@ cert_id(struct cm_store *st, const struct cm_cert *c, int64_t *id,
 	if (sqlite3_step(s) != SQLITE_DONE)
 		return db_error(st, err, "storing a certificate");
 	*id = sqlite3_last_insert_rowid(st->db);
+	if ((s = stmt(st, ST_DER_INSERT, err)) == NULL)
+		return CM_ERR_STORE;
+	sqlite3_bind_int64(s, 1, *id);
+	sqlite3_bind_blob(s, 2, c->der, (int)c->der_len, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		return db_error(st, err, "storing a certificate");
 	return CM_OK;
 }
 
@@ -1023,6 +1035,8 @@ sql_add(struct sqlbuf *b, const char *part)
 	" u.ocsp_responder, coalesce(r.status, 'unchecked'), r.checked_at," \
 	" r.reason"
 
+#define DER_COLUMN "(SELECT der FROM cert_der WHERE cert_id = c.id)"
+
 /* certs drive the join (CROSS JOIN fixes the order) so that rows come in
  * notAfter order from its index and only ties are sorted */
 #define ROW_FROM \
@@ -1156,7 +1170,7 @@ cm_store_cert_list(struct cm_store *st, const struct cm_cert_filter *filter,
 	}
 	sql_add(&b, "SELECT " ROW_COLUMNS);
 	if (f.want_der)
-		sql_add(&b, ", c.der");
+		sql_add(&b, ", " DER_COLUMN);
 	sql_add(&b, ROW_FROM);
 	filter_sql(&b, &f);
 	sql_add(&b, " ORDER BY c.not_after, u.unit, c.fingerprint"
@@ -2297,7 +2311,8 @@ cm_store_cert_by_subject(struct cm_store *st, const char *subject,
 	enum cm_status rc = CM_OK;
 	int r;
 
-	if (sqlite3_prepare_v2(st->db, "SELECT " ROW_COLUMNS ", c.der" ROW_FROM
+	if (sqlite3_prepare_v2(st->db, "SELECT " ROW_COLUMNS ", " DER_COLUMN
+	    ROW_FROM
 	    " WHERE c.subject = ?1 AND u.replaced_at IS NULL"
 	    " ORDER BY c.not_before DESC, u.unit", -1, &s, NULL) != SQLITE_OK) {
 		rc = db_error(st, err, "looking up issuers");
