@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -218,6 +219,15 @@ static const struct {
 
 /* ---- small helpers ---------------------------------------------------- */
 
+/* Returns 1 when path lies on a file system mounted read-only. */
+static int
+on_read_only_fs(const char *path)
+{
+	struct statvfs sv;
+
+	return statvfs(path, &sv) == 0 && (sv.f_flag & ST_RDONLY) != 0;
+}
+
 static enum cm_status
 db_error(struct cm_store *st, struct cm_err *err, const char *what)
 {
@@ -229,9 +239,10 @@ db_error(struct cm_store *st, struct cm_err *err, const char *what)
 	if ((code & 0xff) == SQLITE_FULL)
 		return cm_err_set(err, CM_ERR_IO, "%s: %s: disk full", st->path,
 		    what);
-	if ((code & 0xff) == SQLITE_READONLY)
-		return cm_err_set(err, CM_ERR_IO, "%s: %s: the store is read-only",
-		    st->path, what);
+	if ((code & 0xff) == SQLITE_READONLY || ((code & 0xff) ==
+	    SQLITE_CANTOPEN && on_read_only_fs(st->path)))
+		return cm_err_set(err, CM_ERR_IO, "%s: %s: the store is read-only "
+		    "(read-only file or file system)", st->path, what);
 	return cm_err_set(err, CM_ERR_STORE, "%s: %s: %s", st->path, what,
 	    sqlite3_errmsg(st->db));
 }

@@ -199,8 +199,8 @@ def test_kill_9_during_a_revocation_run_then_the_run_resumes(certmon, pki,
                        pki.int)
             certmon.ok("cert", "upload", "--unit", "tomcat", pki.good)
             # the first run asks a responder that trickles: kill it then
-            certmon.ok("revocation", "set", "--uri-source", "configured",
-                       "--uri", slow.url())
+            certmon.ok("revocation", "set", "--ocsp", "on", "--uri-source",
+                       "configured", "--uri", slow.url())
             proc = subprocess.Popen([BIN, "--db", str(certmon.db),
                                      "revocation", "run"],
                                     stdout=subprocess.DEVNULL,
