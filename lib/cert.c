@@ -37,6 +37,7 @@
 #include <openssl/x509v3.h>
 
 #include "certmon/cert.h"
+#include "x509_int.h"
 
 #define MAX_CERTS_PER_INPUT 10000   /* certificates in one input */
 #define MAX_P12_NESTING 4           /* nested safeContents bags */
@@ -467,35 +468,6 @@ serial_hex(const ASN1_INTEGER *sn)
 	return r;
 }
 
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-/* Converts t to seconds since the epoch; returns 0, or -1 when malformed.
- * (No timegm: glibc's takes the time zone lock.) */
-static int
-time_epoch(const ASN1_TIME *t, cm_time *out)
-{
-	struct tm tm;
-
-	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
-		return -1;
-	*out = days_from_civil((int64_t)tm.tm_year + 1900, tm.tm_mon + 1,
-	    tm.tm_mday) * 86400 + tm.tm_hour * 3600 + tm.tm_min * 60 +
-	    tm.tm_sec;
-	return 0;
-}
-
 /* Appends "<prefix><text>" for each GENERAL_NAME of gens that fits:
  * all kinds when uri_only is 0 (SANs), else only URIs, without prefix. */
 static enum cm_status
@@ -814,8 +786,8 @@ cert_build(const CM_X509 *x, const unsigned char *der, size_t der_len,
 		st = CM_ERR_TOOBIG;
 		goto out;
 	}
-	if (time_epoch(tbs->validity->notBefore, &cert->not_before) != 0 ||
-	    time_epoch(tbs->validity->notAfter, &cert->not_after) != 0) {
+	if (cm_asn1_time_epoch(tbs->validity->notBefore, &cert->not_before) != 0 ||
+	    cm_asn1_time_epoch(tbs->validity->notAfter, &cert->not_after) != 0) {
 		*why = "malformed validity time";
 		st = CM_ERR_INVALID;
 		goto out;

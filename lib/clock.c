@@ -33,6 +33,13 @@ days_from_civil(int64_t y, int m, int d)
 	return era * 146097 + doe - 719468;
 }
 
+cm_time
+cm_time_from_utc(int64_t year, int month, int day, int hour, int min, int sec)
+{
+	return days_from_civil(year, month, day) * 86400 + (int64_t)hour * 3600 +
+	    (int64_t)min * 60 + sec;
+}
+
 static int
 days_in_month(int64_t y, int m)
 {
@@ -72,7 +79,7 @@ cm_time_parse(const char *text, cm_time *out)
 	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) ||
 	    h > 23 || mi > 59 || s > 59)
 		return -1;
-	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+	*out = cm_time_from_utc(y, mo, d, h, mi, s);
 	return 0;
 }
 

@@ -28,6 +28,7 @@
 #include <openssl/x509v3.h>
 
 #include "certmon/crl.h"
+#include "x509_int.h"
 
 #define URL_SHOWN 200
 
@@ -60,114 +61,6 @@ one_line(char *s)
 	for (; *s != '\0'; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			*s = ' ';
-}
-
-/* Length of the well-formed UTF-8 sequence at s, 0 when ill-formed. */
-static size_t
-utf8_len(const unsigned char *s, size_t left)
-{
-	unsigned char lo = 0x80, hi = 0xBF;
-	size_t n, i;
-
-	if (s[0] < 0x80)
-		return s[0] != 0;
-	if (s[0] >= 0xC2 && s[0] <= 0xDF)
-		n = 2;
-	else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-		n = 3;
-		lo = s[0] == 0xE0 ? 0xA0 : 0x80;
-		hi = s[0] == 0xED ? 0x9F : 0xBF;
-	} else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-		n = 4;
-		lo = s[0] == 0xF0 ? 0x90 : 0x80;
-		hi = s[0] == 0xF4 ? 0x8F : 0xBF;
-	} else
-		return 0;
-	if (left < n || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xBF)
-			return 0;
-	return n;
-}
-
-/* Copies the UTF-8 text src[0..len) into dst (cap bytes), cutting at a
- * character boundary; returns 0, or -1 (dst untouched) when src is not
- * well-formed UTF-8 or holds control bytes. */
-static int
-copy_utf8(char *dst, size_t cap, const char *src, size_t len)
-{
-	const unsigned char *s = (const unsigned char *)src;
-	size_t i = 0, n, keep = 0;
-
-	while (i < len) {
-		if ((n = utf8_len(s + i, len - i)) == 0 || s[i] < 0x20 ||
-		    s[i] == 0x7f)
-			return -1;
-		if (i + n < cap)
-			keep = i + n;
-		i += n;
-	}
-	memcpy(dst, src, keep);
-	dst[keep] = '\0';
-	return 0;
-}
-
-/* Writes the RFC 2253 text of n into buf (UTF-8 when it is clean, else
- * with every non-ASCII byte escaped). */
-static void
-name_text(const X509_NAME *n, char *buf, size_t cap)
-{
-	static const unsigned long utf8_flags =
-	    XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB;
-	BIO *b = NULL;
-	char *data = NULL;
-	long len;
-
-	buf[0] = '\0';
-	if (n == NULL || (b = BIO_new(BIO_s_mem())) == NULL)
-		goto out;
-	if (X509_NAME_print_ex(b, n, 0, utf8_flags) >= 0 &&
-	    (len = BIO_get_mem_data(b, &data)) >= 0 &&
-	    copy_utf8(buf, cap, data, (size_t)len) == 0)
-		goto out;
-	(void)BIO_reset(b);
-	buf[0] = '\0';
-	if (X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253) >= 0 &&
-	    (len = BIO_get_mem_data(b, &data)) >= 0)
-		(void)copy_utf8(buf, cap, data, (size_t)len);
-out:
-	if (buf[0] == '\0')
-		textf(buf, cap, "(empty or unprintable name)");
-	BIO_free(b);
-}
-
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-/* Converts t to seconds since the epoch: 0, or -1 when absent/malformed. */
-static int
-time_epoch(const ASN1_TIME *t, cm_time *out)
-{
-	struct tm tm;
-
-	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
-		return -1;
-	*out = days_from_civil((int64_t)tm.tm_year + 1900, tm.tm_mon + 1,
-	    tm.tm_mday) * 86400 + tm.tm_hour * 3600 + tm.tm_min * 60 +
-	    tm.tm_sec;
-	return 0;
 }
 
 /* Upper-case hex of a non-negative INTEGER without leading zeros ("0" for
@@ -346,10 +239,10 @@ cm_crl_get_info(const struct cm_crl *crl, struct cm_crl_info *out)
 	int crit = -1;
 
 	memset(out, 0, sizeof(*out));
-	name_text(X509_CRL_get_issuer(crl->x), out->issuer, sizeof(out->issuer));
-	if (time_epoch(X509_CRL_get0_lastUpdate(crl->x), &out->this_update) != 0)
+	cm_x509_name_text(X509_CRL_get_issuer(crl->x), out->issuer, sizeof(out->issuer));
+	if (cm_asn1_time_epoch(X509_CRL_get0_lastUpdate(crl->x), &out->this_update) != 0)
 		out->this_update = 0;
-	if (time_epoch(X509_CRL_get0_nextUpdate(crl->x), &out->next_update) != 0)
+	if (cm_asn1_time_epoch(X509_CRL_get0_nextUpdate(crl->x), &out->next_update) != 0)
 		out->next_update = 0;
 	num = X509_CRL_get_ext_d2i(crl->x, NID_crl_number, &crit, NULL);
 	if (num != NULL)
@@ -609,13 +502,13 @@ cm_crl_validate(const struct cm_crl *crl, const struct cm_cert *issuer,
 	/* issuer */
 	if (X509_NAME_cmp(X509_CRL_get_issuer(crl->x),
 	    X509_get_subject_name(ix)) != 0) {
-		name_text(X509_CRL_get_issuer(crl->x), a, sizeof(a));
-		name_text(X509_get_subject_name(ix), b, sizeof(b));
+		cm_x509_name_text(X509_CRL_get_issuer(crl->x), a, sizeof(a));
+		cm_x509_name_text(X509_get_subject_name(ix), b, sizeof(b));
 		textf(why, sizeof(why), "CRL issuer: the CRL's issuer (%s) is not "
 		    "the issuer certificate's subject (%s)", a, b);
 		goto out;
 	}
-	name_text(X509_get_subject_name(ix), b, sizeof(b));
+	cm_x509_name_text(X509_get_subject_name(ix), b, sizeof(b));
 	/* signer */
 	ku = X509_get_key_usage(ix);
 	if (ku != UINT32_MAX && !(ku & KU_CRL_SIGN)) {
@@ -646,14 +539,14 @@ cm_crl_validate(const struct cm_crl *crl, const struct cm_cert *issuer,
 		goto out;
 	/* freshness */
 	cm_crl_get_info(crl, &info);
-	if (time_epoch(X509_CRL_get0_lastUpdate(crl->x), &info.this_update) !=
+	if (cm_asn1_time_epoch(X509_CRL_get0_lastUpdate(crl->x), &info.this_update) !=
 	    0) {
 		textf(why, sizeof(why), "CRL freshness: thisUpdate is not a valid "
 		    "time");
 		goto out;
 	}
 	if (X509_CRL_get0_nextUpdate(crl->x) != NULL &&
-	    time_epoch(X509_CRL_get0_nextUpdate(crl->x), &info.next_update) !=
+	    cm_asn1_time_epoch(X509_CRL_get0_nextUpdate(crl->x), &info.next_update) !=
 	    0) {
 		textf(why, sizeof(why), "CRL freshness: nextUpdate is not a valid "
 		    "time");
@@ -785,7 +678,7 @@ cm_crl_lookup(const struct cm_crl *crl, const struct cm_cert *cert,
 		    cert->serial_hex);
 		goto out;
 	}
-	if (time_epoch(X509_REVOKED_get0_revocationDate(rev),
+	if (cm_asn1_time_epoch(X509_REVOKED_get0_revocationDate(rev),
 	    &out->revocation_time) != 0) {
 		result_error(out, "CRL look-up: the revocation date of serial %s "
 		    "is not a valid time", cert->serial_hex);

@@ -28,6 +28,7 @@
 
 #include "certmon/ocsp.h"
 #include "ocsp_int.h"
+#include "x509_int.h"
 
 /* At most this many certificates of a response are tried as the signer
  * (each costs a signature verification). */
@@ -181,113 +182,6 @@ one_line(char *s)
 	for (; *s != '\0'; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			*s = ' ';
-}
-
-/* Length of the well-formed UTF-8 sequence at s, 0 when ill-formed. */
-static size_t
-utf8_len(const unsigned char *s, size_t left)
-{
-	unsigned char lo = 0x80, hi = 0xBF;
-	size_t n, i;
-
-	if (s[0] < 0x80)
-		return s[0] != 0;
-	if (s[0] >= 0xC2 && s[0] <= 0xDF)
-		n = 2;
-	else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-		n = 3;
-		lo = s[0] == 0xE0 ? 0xA0 : 0x80;
-		hi = s[0] == 0xED ? 0x9F : 0xBF;
-	} else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-		n = 4;
-		lo = s[0] == 0xF0 ? 0x90 : 0x80;
-		hi = s[0] == 0xF4 ? 0x8F : 0xBF;
-	} else
-		return 0;
-	if (left < n || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xBF)
-			return 0;
-	return n;
-}
-
-/* Copies the UTF-8 text src[0..len) into dst (cap bytes), cutting at a
- * character boundary; returns 0, or -1 (dst untouched) when src is not
- * well-formed UTF-8 or holds control bytes. */
-static int
-copy_utf8(char *dst, size_t cap, const char *src, size_t len)
-{
-	const unsigned char *s = (const unsigned char *)src;
-	size_t i = 0, n, keep = 0;
-
-	while (i < len) {
-		if ((n = utf8_len(s + i, len - i)) == 0 || s[i] < 0x20 ||
-		    s[i] == 0x7f)
-			return -1;
-		if (i + n < cap)
-			keep = i + n;
-		i += n;
-	}
-	memcpy(dst, src, keep);
-	dst[keep] = '\0';
-	return 0;
-}
-
-/* Writes the RFC 2253 text of n into buf (UTF-8 when it is clean, else
- * with every non-ASCII byte escaped). */
-static void
-name_text(const X509_NAME *n, char *buf, size_t cap)
-{
-	static const unsigned long utf8_flags =
-	    XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB;
-	BIO *b = NULL;
-	char *data = NULL;
-	long len;
-
-	textf(buf, cap, "(unprintable name)");
-	if (n == NULL || (b = BIO_new(BIO_s_mem())) == NULL)
-		goto out;
-	if (X509_NAME_print_ex(b, n, 0, utf8_flags) >= 0 &&
-	    (len = BIO_get_mem_data(b, &data)) >= 0 &&
-	    copy_utf8(buf, cap, data, (size_t)len) == 0)
-		goto out;
-	(void)BIO_reset(b);
-	if (X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253) >= 0 &&
-	    (len = BIO_get_mem_data(b, &data)) >= 0)
-		(void)copy_utf8(buf, cap, data, (size_t)len);
-out:
-	if (buf[0] == '\0')
-		textf(buf, cap, "(empty name)");
-	BIO_free(b);
-}
-
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-/* Converts t to seconds since the epoch; 0, or -1 when malformed. */
-static int
-time_epoch(const ASN1_TIME *t, cm_time *out)
-{
-	struct tm tm;
-
-	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
-		return -1;
-	*out = days_from_civil((int64_t)tm.tm_year + 1900, tm.tm_mon + 1,
-	    tm.tm_mday) * 86400 + tm.tm_hour * 3600 + tm.tm_min * 60 +
-	    tm.tm_sec;
-	return 0;
 }
 
 static const char *
@@ -454,14 +348,14 @@ issuer_ok(struct cm_ocsp_ctx *ctx, X509 *cx, const unsigned char *cfp,
 
 	if (X509_NAME_cmp(X509_get_issuer_name(cx),
 	    X509_get_subject_name(ix)) != 0) {
-		name_text(X509_get_issuer_name(cx), a, sizeof(a));
-		name_text(X509_get_subject_name(ix), b, sizeof(b));
+		cm_x509_name_text(X509_get_issuer_name(cx), a, sizeof(a));
+		cm_x509_name_text(X509_get_subject_name(ix), b, sizeof(b));
 		textf(why, cap, "step 0 issuer: the certificate's issuer (%s) "
 		    "is not the issuer certificate's subject (%s)", a, b);
 		return -1;
 	}
 	if (!signed_by(ctx, cx, cfp, ix, ifp)) {
-		name_text(X509_get_subject_name(ix), b, sizeof(b));
+		cm_x509_name_text(X509_get_subject_name(ix), b, sizeof(b));
 		textf(why, cap, "step 0 issuer: the key of the issuer "
 		    "certificate (%s) does not verify the certificate's "
 		    "signature", b);
@@ -856,15 +750,15 @@ step1_response(struct check *c, const unsigned char *buf, size_t len,
 	if (c->cert_status < 0)
 		return fail(c->out, "step 1 response: the SingleResponse has no "
 		    "certificate status");
-	if (time_epoch(thisu, &c->out->this_update) != 0)
+	if (cm_asn1_time_epoch(thisu, &c->out->this_update) != 0)
 		return fail(c->out, "step 1 response: malformed thisUpdate");
-	if (nextu != NULL && time_epoch(nextu, &c->out->next_update) != 0)
+	if (nextu != NULL && cm_asn1_time_epoch(nextu, &c->out->next_update) != 0)
 		return fail(c->out, "step 1 response: malformed nextUpdate");
-	if (time_epoch(OCSP_resp_get0_produced_at(c->bs),
+	if (cm_asn1_time_epoch(OCSP_resp_get0_produced_at(c->bs),
 	    &c->out->produced_at) != 0)
 		return fail(c->out, "step 1 response: malformed producedAt");
 	if (c->cert_status == V_OCSP_CERTSTATUS_REVOKED &&
-	    time_epoch(rev, &c->out->revocation_time) != 0)
+	    cm_asn1_time_epoch(rev, &c->out->revocation_time) != 0)
 		return fail(c->out, "step 1 response: malformed revocationTime");
 	if (c->cert_status == V_OCSP_CERTSTATUS_REVOKED)
 		textf(c->out->revocation_reason,
@@ -906,8 +800,8 @@ valid_at(X509 *x, cm_time now, char *why, size_t cap)
 	char t[CM_TIME_TEXT_LEN];
 	cm_time nb, na;
 
-	if (time_epoch(X509_get0_notBefore(x), &nb) != 0 ||
-	    time_epoch(X509_get0_notAfter(x), &na) != 0) {
+	if (cm_asn1_time_epoch(X509_get0_notBefore(x), &nb) != 0 ||
+	    cm_asn1_time_epoch(X509_get0_notAfter(x), &na) != 0) {
 		textf(why, cap, "its certificate has a malformed validity period");
 		return -1;
 	}
@@ -998,7 +892,7 @@ delegate_ok(struct check *c, X509 *r, char *why, size_t cap, int *known)
 	    X509_NAME_cmp(X509_get_issuer_name(r),
 	    X509_get_subject_name(c->ix)) != 0 ||
 	    !signed_by(c->ctx, r, fp, c->ix, c->ifp)) {
-		name_text(X509_get_subject_name(c->ix), ca, sizeof(ca));
+		cm_x509_name_text(X509_get_subject_name(c->ix), ca, sizeof(ca));
 		textf(why, cap, "its certificate is not certified by the issuing "
 		    "CA (%s)", ca);
 		return -1;
@@ -1039,7 +933,7 @@ step2_delegated(struct check *c, const ASN1_OCTET_STRING *rid_key,
 	*known = 0;
 	if (rid_matches(c->ix, rid_key, rid_name)) {
 		*known = 1;
-		name_text(X509_get_subject_name(c->ix), c->who, sizeof(c->who));
+		cm_x509_name_text(X509_get_subject_name(c->ix), c->who, sizeof(c->who));
 		if (response_signed_by(c->bs, c->ix)) {
 			c->signer_is_ca = 1;
 			return 0;
@@ -1058,13 +952,13 @@ step2_delegated(struct check *c, const ASN1_OCTET_STRING *rid_key,
 			continue;
 		tried++;
 		if (delegate_ok(c, r, tmp, sizeof(tmp), &k) == 0) {
-			name_text(X509_get_subject_name(r), c->who, sizeof(c->who));
+			cm_x509_name_text(X509_get_subject_name(r), c->who, sizeof(c->who));
 			return 0;
 		}
 		/* Keep the most telling failure: a certified delegate's. */
 		if (k || !*known) {
 			textf(why, cap, "%s", tmp);
-			name_text(X509_get_subject_name(r), c->who, sizeof(c->who));
+			cm_x509_name_text(X509_get_subject_name(r), c->who, sizeof(c->who));
 		}
 		*known |= k;
 	}
@@ -1091,7 +985,7 @@ step3_trusted(struct check *c, const ASN1_OCTET_STRING *rid_key,
 		    !rid_matches(x, rid_key, rid_name))
 			continue;
 		*designated = 1;
-		name_text(X509_get_subject_name(x), c->who, sizeof(c->who));
+		cm_x509_name_text(X509_get_subject_name(x), c->who, sizeof(c->who));
 		if (valid_at(x, c->now, why, cap) != 0)
 			continue;
 		if (!response_signed_by(c->bs, x)) {
@@ -1137,7 +1031,7 @@ step23_signer(struct check *c)
 	if (c->who[0] == '\0')
 		textf(c->who, sizeof(c->who), "%s", who2);
 	if (c->who[0] == '\0' && rid_name != NULL) {
-		name_text(rid_name, c->who, sizeof(c->who));
+		cm_x509_name_text(rid_name, c->who, sizeof(c->who));
 	} else if (c->who[0] == '\0') {
 		int n = ASN1_STRING_length(rid_key);
 		const unsigned char *k = ASN1_STRING_get0_data(rid_key);

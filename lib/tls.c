@@ -42,6 +42,7 @@
 #include "certmon/tls.h"
 #include "ocsp_int.h"
 #include "tls_int.h"
+#include "x509_int.h"
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -89,32 +90,6 @@ name_text(const X509_NAME *n, char *buf, size_t cap)
 		textf(buf, cap, "(empty name)");
 out:
 	BIO_free(b);
-}
-
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static int
-time_epoch(const ASN1_TIME *t, cm_time *out)
-{
-	struct tm tm;
-
-	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
-		return -1;
-	*out = days_from_civil((int64_t)tm.tm_year + 1900, tm.tm_mon + 1,
-	    tm.tm_mday) * 86400 + tm.tm_hour * 3600 + tm.tm_min * 60 +
-	    tm.tm_sec;
-	return 0;
 }
 
 static int
@@ -705,9 +680,9 @@ check_cc(struct conn *cn, SSL *ssl, STACK_OF(X509) *chain)
 static void
 leaf_times(struct conn *cn, X509 *leaf)
 {
-	if (time_epoch(X509_get0_notBefore(leaf), &cn->r.not_before) != 0)
+	if (cm_asn1_time_epoch(X509_get0_notBefore(leaf), &cn->r.not_before) != 0)
 		cn->r.not_before = 0;
-	if (time_epoch(X509_get0_notAfter(leaf), &cn->r.not_after) != 0)
+	if (cm_asn1_time_epoch(X509_get0_notAfter(leaf), &cn->r.not_after) != 0)
 		cn->r.not_after = 0;
 }
 
@@ -872,8 +847,8 @@ staple_window(const struct cm_tls *t, const unsigned char *der, size_t len,
 	for (int i = 0; i < n; i++) {
 		X509 *x = sk_X509_value(certs, i);
 
-		if (time_epoch(X509_get0_notBefore(x), &nb) != 0 ||
-		    time_epoch(X509_get0_notAfter(x), &na) != 0)
+		if (cm_asn1_time_epoch(X509_get0_notBefore(x), &nb) != 0 ||
+		    cm_asn1_time_epoch(X509_get0_notAfter(x), &na) != 0)
 			goto out;
 		if (nb > w->not_before)
 			w->not_before = nb;
@@ -1463,8 +1438,8 @@ cm_tls_recheck(SSL *ssl, int64_t max_answer_age, cm_time now,
 	} else {
 		check_expiry(cn, now);
 		if (cn->issuer != NULL &&
-		    time_epoch(X509_get0_notBefore(cn->issuer), &nb) == 0 &&
-		    time_epoch(X509_get0_notAfter(cn->issuer), &na) == 0 &&
+		    cm_asn1_time_epoch(X509_get0_notBefore(cn->issuer), &nb) == 0 &&
+		    cm_asn1_time_epoch(X509_get0_notAfter(cn->issuer), &na) == 0 &&
 		    (now < nb || now > na)) {
 			name_text(X509_get_subject_name(cn->issuer), who,
 			    sizeof(who));

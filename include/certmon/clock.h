@@ -22,6 +22,11 @@ cm_time cm_clock_now(void);
  * Returns 0 on success, -1 on anything else (no other formats accepted). */
 int cm_time_parse(const char *text, cm_time *out);
 
+/* Returns the seconds since the epoch of a UTC calendar time (proleptic
+ * Gregorian; no time zone, no libc state; fields are not range-checked). */
+cm_time cm_time_from_utc(int64_t year, int month, int day, int hour,
+    int min, int sec);
+
 /* Formats t as "YYYY-MM-DDTHH:MM:SSZ" into buf (CM_TIME_TEXT_LEN bytes);
  * returns buf. */
 char *cm_time_format(cm_time t, char buf[CM_TIME_TEXT_LEN]);

@@ -1,0 +1,95 @@
+/* x509_int.c - helpers shared by cert, ocsp, crl and tls. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/bio.h>
+
+#include "x509_int.h"
+
+int
+cm_asn1_time_epoch(const ASN1_TIME *t, cm_time *out)
+{
+	struct tm tm;
+
+	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
+		return -1;
+	*out = cm_time_from_utc((int64_t)tm.tm_year + 1900, tm.tm_mon + 1,
+	    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	return 0;
+}
+
+/* Length of the well-formed UTF-8 sequence at s, 0 when ill-formed. */
+static size_t
+utf8_len(const unsigned char *s, size_t left)
+{
+	unsigned char lo = 0x80, hi = 0xBF;
+	size_t n, i;
+
+	if (s[0] < 0x80)
+		return s[0] != 0;
+	if (s[0] >= 0xC2 && s[0] <= 0xDF)
+		n = 2;
+	else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+		n = 3;
+		lo = s[0] == 0xE0 ? 0xA0 : 0x80;
+		hi = s[0] == 0xED ? 0x9F : 0xBF;
+	} else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+		n = 4;
+		lo = s[0] == 0xF0 ? 0x90 : 0x80;
+		hi = s[0] == 0xF4 ? 0x8F : 0xBF;
+	} else
+		return 0;
+	if (left < n || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xBF)
+			return 0;
+	return n;
+}
+
+int
+cm_utf8_copy(char *dst, size_t cap, const char *src, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	size_t i = 0, n, keep = 0;
+
+	while (i < len) {
+		if ((n = utf8_len(s + i, len - i)) == 0 || s[i] < 0x20 ||
+		    s[i] == 0x7f)
+			return -1;
+		if (i + n < cap)
+			keep = i + n;
+		i += n;
+	}
+	memcpy(dst, src, keep);
+	dst[keep] = '\0';
+	return 0;
+}
+
+void
+cm_x509_name_text(const X509_NAME *n, char *buf, size_t cap)
+{
+	static const unsigned long utf8_flags =
+	    XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB;
+	BIO *b = NULL;
+	char *data = NULL;
+	long len;
+
+	snprintf(buf, cap, "(unprintable name)");
+	if (n == NULL || (b = BIO_new(BIO_s_mem())) == NULL)
+		goto out;
+	if (X509_NAME_print_ex(b, n, 0, utf8_flags) >= 0 &&
+	    (len = BIO_get_mem_data(b, &data)) >= 0 &&
+	    cm_utf8_copy(buf, cap, data, (size_t)len) == 0)
+		goto out;
+	(void)BIO_reset(b);
+	if (X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253) >= 0 &&
+	    (len = BIO_get_mem_data(b, &data)) >= 0)
+		(void)cm_utf8_copy(buf, cap, data, (size_t)len);
+out:
+	if (buf[0] == '\0')
+		snprintf(buf, cap, "(empty name)");
+	BIO_free(b);
+}
+
