@@ -64,6 +64,14 @@ int cli_usage(struct cli *c, const char *usage, const char *fmt, ...)
  * releases it. */
 void cli_print_json(json_t *doc);
 
+/* Option values of `set` commands: on failure each reports "settings not
+ * changed: ..." and returns EXIT_FAIL; 0 on success. */
+int cli_opt_on_off(struct cli *c, const char *opt, const char *val, int *out);
+int cli_opt_duration(struct cli *c, const char *opt, const char *val,
+    int64_t *seconds);
+int cli_opt_copy(struct cli *c, char *dst, size_t len, const char *opt,
+    const char *val);
+
 /* Resets getopt for parsing a command's own argv. */
 void cli_getopt_reset(void);
 

@@ -63,26 +63,6 @@ monitor_show(struct cli *c, int argc, char **argv)
 }
 
 static int
-parse_on_off(struct cli *c, const char *opt,
-    const char *val, int *out)
-{
-	if (cm_bool_parse(val, out) != 0)
-		return cli_fail(c, EXIT_FAIL, "settings not changed: %s takes on or "
-		    "off, not '%s'", opt, val);
-	return 0;
-}
-
-static int
-parse_duration_opt(struct cli *c, const char *opt,
-    const char *val, int64_t *out)
-{
-	if (cm_duration_parse(val, out) != 0)
-		return cli_fail(c, EXIT_FAIL, "settings not changed: %s takes a "
-		    "duration like 12h or 1d, not '%s'", opt, val);
-	return 0;
-}
-
-static int
 monitor_set(struct cli *c, int argc, char **argv)
 {
 	static const char *usage = "monitor set [--start-days N] [--frequency "
@@ -136,13 +116,13 @@ monitor_set(struct cli *c, int argc, char **argv)
 			    "days from 1 to 365", start);
 		s.start_days = (int)n;
 	}
-	if ((freq && parse_duration_opt(c, "--frequency", freq,
+	if ((freq && cli_opt_duration(c, "--frequency", freq,
 	    &s.frequency)) ||
-	    (email && parse_on_off(c, "--email", email, &s.email_enabled)) ||
-	    (lsc && parse_on_off(c, "--lsc", lsc, &s.lsc_enabled)) ||
-	    (cap && parse_duration_opt(c, "--retry-cap", cap,
+	    (email && cli_opt_on_off(c, "--email", email, &s.email_enabled)) ||
+	    (lsc && cli_opt_on_off(c, "--lsc", lsc, &s.lsc_enabled)) ||
+	    (cap && cli_opt_duration(c, "--retry-cap", cap,
 	    &s.retry_cap)) ||
-	    (give && parse_duration_opt(c, "--give-up-after", give,
+	    (give && cli_opt_duration(c, "--give-up-after", give,
 	    &s.give_up_after)))
 		return EXIT_FAIL;
 	if (emails != NULL) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "certmon/cert.h"
+#include "certmon/settings.h"
 #include "certmon/text.h"
 #include "cli.h"
 
@@ -104,6 +105,36 @@ cli_print_json(json_t *doc)
 	    JSON_ENSURE_ASCII);
 	fputc('\n', stdout);
 	json_decref(doc);
+}
+
+int
+cli_opt_on_off(struct cli *c, const char *opt, const char *val, int *out)
+{
+	if (cm_bool_parse(val, out) != 0)
+		return cli_fail(c, EXIT_FAIL, "settings not changed: %s takes on or "
+		    "off, not '%s'", opt, val);
+	return 0;
+}
+
+int
+cli_opt_duration(struct cli *c, const char *opt, const char *val,
+    int64_t *seconds)
+{
+	if (cm_duration_parse(val, seconds) != 0)
+		return cli_fail(c, EXIT_FAIL, "settings not changed: %s takes a "
+		    "duration like 12h or 1d, not '%s'", opt, val);
+	return 0;
+}
+
+int
+cli_opt_copy(struct cli *c, char *dst, size_t len, const char *opt,
+    const char *val)
+{
+	if (strlen(val) >= len)
+		return cli_fail(c, EXIT_FAIL, "settings not changed: %s is longer "
+		    "than %zu bytes", opt, len - 1);
+	snprintf(dst, len, "%s", val);
+	return 0;
 }
 
 void

@@ -14,35 +14,6 @@
 
 /* ---- shared ------------------------------------------------------------- */
 
-static int
-parse_on_off(struct cli *c, const char *opt, const char *val, int *out)
-{
-	if (cm_bool_parse(val, out) != 0)
-		return cli_fail(c, EXIT_FAIL, "settings not changed: %s takes on or "
-		    "off, not '%s'", opt, val);
-	return 0;
-}
-
-static int
-parse_hours(struct cli *c, const char *opt, const char *val, int64_t *out)
-{
-	if (cm_duration_parse(val, out) != 0)
-		return cli_fail(c, EXIT_FAIL, "settings not changed: %s takes a "
-		    "duration like 12h or 1d, not '%s'", opt, val);
-	return 0;
-}
-
-static int
-copy_opt(struct cli *c, char *dst, size_t len, const char *opt,
-    const char *val)
-{
-	if (strlen(val) >= len)
-		return cli_fail(c, EXIT_FAIL, "settings not changed: %s is longer "
-		    "than %zu bytes", opt, len - 1);
-	snprintf(dst, len, "%s", val);
-	return 0;
-}
-
 /* Appends val as a line of the list in dst (cleared first when *fresh). */
 static int
 add_line(struct cli *c, char *dst, size_t len, const char *opt,
@@ -195,7 +166,7 @@ revocation_set(struct cli *c, int argc, char **argv)
 	    (o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		changes++;
 		switch (o) {
-		case 'o': rc = parse_on_off(c, "--ocsp", optarg, &s.ocsp); break;
+		case 'o': rc = cli_opt_on_off(c, "--ocsp", optarg, &s.ocsp); break;
 		case 's':
 			if (strcmp(optarg, "cert") == 0)
 				s.uri_source = CM_URI_FROM_CERT;
@@ -206,19 +177,19 @@ revocation_set(struct cli *c, int argc, char **argv)
 				    "--uri-source takes cert or configured, not '%s'",
 				    optarg);
 			break;
-		case 'u': rc = copy_opt(c, s.uri, sizeof(s.uri), "--uri", optarg);
+		case 'u': rc = cli_opt_copy(c, s.uri, sizeof(s.uri), "--uri", optarg);
 			break;
-		case 'c': rc = parse_on_off(c, "--check", optarg, &s.check); break;
-		case 'e': rc = parse_hours(c, "--every", optarg, &s.every); break;
-		case 'l': rc = parse_on_off(c, "--crl", optarg, &s.crl); break;
+		case 'c': rc = cli_opt_on_off(c, "--check", optarg, &s.check); break;
+		case 'e': rc = cli_opt_duration(c, "--every", optarg, &s.every); break;
+		case 'l': rc = cli_opt_on_off(c, "--crl", optarg, &s.crl); break;
 		case 'L': rc = add_line(c, s.crl_uris, sizeof(s.crl_uris),
 			    "--crl-uri", optarg, &fresh_crl);
 			break;
 		case 'N': s.crl_uris[0] = '\0'; fresh_crl = 0; break;
-		case 't': rc = copy_opt(c, s.trust_unit, sizeof(s.trust_unit),
+		case 't': rc = cli_opt_copy(c, s.trust_unit, sizeof(s.trust_unit),
 			    "--trust-unit", optarg);
 			break;
-		case 'n': rc = parse_on_off(c, "--require-nonce", optarg,
+		case 'n': rc = cli_opt_on_off(c, "--require-nonce", optarg,
 			    &s.require_nonce);
 			break;
 		case 'k':
@@ -237,7 +208,7 @@ revocation_set(struct cli *c, int argc, char **argv)
 				    optarg);
 			s.timeout = n;
 			break;
-		case 'm': rc = parse_hours(c, "--cache-max", optarg, &s.cache_max);
+		case 'm': rc = cli_opt_duration(c, "--cache-max", optarg, &s.cache_max);
 			break;
 		case 'a': rc = add_line(c, s.allow_hosts, sizeof(s.allow_hosts),
 			    "--allow-host", optarg, &fresh_hosts);
@@ -429,13 +400,13 @@ params_set(struct cli *c, int argc, char **argv)
 	    (o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		changes++;
 		switch (o) {
-		case 'v': rc = parse_on_off(c, "--cert-validity-check", optarg,
+		case 'v': rc = cli_opt_on_off(c, "--cert-validity-check", optarg,
 			    &s.cert_validity_check);
 			break;
-		case 'f': rc = parse_hours(c, "--validity-check-frequency", optarg,
+		case 'f': rc = cli_opt_duration(c, "--validity-check-frequency", optarg,
 			    &s.validity_check_frequency);
 			break;
-		case 'C': rc = parse_on_off(c, "--common-criteria", optarg,
+		case 'C': rc = cli_opt_on_off(c, "--common-criteria", optarg,
 			    &s.common_criteria);
 			break;
 		case 'j': c->json = 1; changes--; break;

@@ -56,17 +56,6 @@ smtp_show(struct cli *c, int argc, char **argv)
 }
 
 static int
-copy_opt(struct cli *c, char *dst, size_t len, const char *opt,
-    const char *val)
-{
-	if (strlen(val) >= len)
-		return cli_fail(c, EXIT_FAIL, "settings not changed: %s is longer "
-		    "than %zu bytes", opt, len - 1);
-	snprintf(dst, len, "%s", val);
-	return 0;
-}
-
-static int
 smtp_set(struct cli *c, int argc, char **argv)
 {
 	static const char *usage = "smtp set [--host H] [--port P] [--tls "
@@ -97,7 +86,7 @@ smtp_set(struct cli *c, int argc, char **argv)
 	    (o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		changes++;
 		switch (o) {
-		case 'h': rc = copy_opt(c, s.host, sizeof(s.host), "--host", optarg);
+		case 'h': rc = cli_opt_copy(c, s.host, sizeof(s.host), "--host", optarg);
 			break;
 		case 'p':
 			port = strtol(optarg, &end, 10);
@@ -111,22 +100,22 @@ smtp_set(struct cli *c, int argc, char **argv)
 				rc = cli_fail(c, EXIT_FAIL, "settings not changed: --tls "
 				    "takes none, starttls or tls, not '%s'", optarg);
 			break;
-		case 'u': rc = copy_opt(c, s.user, sizeof(s.user), "--user", optarg);
+		case 'u': rc = cli_opt_copy(c, s.user, sizeof(s.user), "--user", optarg);
 			break;
 		case 'P':
 			free(password);
 			if ((password = cli_read_password_file(c, optarg)) == NULL)
 				rc = EXIT_FAIL;
 			else
-				rc = copy_opt(c, s.password, sizeof(s.password),
+				rc = cli_opt_copy(c, s.password, sizeof(s.password),
 				    "the password", password);
 			break;
 		case 'n':
 			s.user[0] = s.password[0] = '\0';
 			break;
-		case 'f': rc = copy_opt(c, s.from, sizeof(s.from), "--from", optarg);
+		case 'f': rc = cli_opt_copy(c, s.from, sizeof(s.from), "--from", optarg);
 			break;
-		case 'c': rc = copy_opt(c, s.ca_file, sizeof(s.ca_file), "--ca-file",
+		case 'c': rc = cli_opt_copy(c, s.ca_file, sizeof(s.ca_file), "--ca-file",
 			    optarg);
 			break;
 		case 'j': c->json = 1; changes--; break;
