@@ -46,3 +46,12 @@ if [ -x fuzz/build/fuzz_crl ]; then
 	FUZZ_CRL_SEEDS=fuzz/corpus/crl fuzz/build/fuzz_crl -runs=0 >/dev/null 2>&1
 	echo "fuzz/corpus/crl: $(ls fuzz/corpus/crl | wc -l) seeds"
 fi
+
+# fuzz_api: JSON bodies of PUT /api/v1/settings/revocation and /enterprise.
+mkdir -p fuzz/corpus/api
+printf '%s' '{"ocsp":true,"uri_source":"configured","uri":"http://127.0.0.1:9/ocsp","every":"12h"}' > fuzz/corpus/api/revocation
+printf '%s' '{"crl":true,"crl_uris":["http://crl.example/ca.crl"],"allow_hosts":["ocsp.example.com"],"skew":"5m","timeout":5}' > fuzz/corpus/api/crl
+printf '%s' '{"cert_validity_check":true,"validity_check_frequency":"6h","common_criteria":true}' > fuzz/corpus/api/params
+# found by fuzzing: list entries with spaces round-trip only once normalised
+printf '%s' '{"cr":true,"crl_uris":[":/?m"],"allow_hosts":["------------ocspzexam9cr "],"x":8}' > fuzz/corpus/api/lists
+echo "fuzz/corpus/api: 4 seeds"
