@@ -105,5 +105,6 @@ int cmd_revocation(struct cli *c, int argc, char **argv);
 int cmd_params(struct cli *c, int argc, char **argv);
 int cmd_token(struct cli *c, int argc, char **argv);
 int cmd_admin(struct cli *c, int argc, char **argv);
+int cmd_endpoint(struct cli *c, int argc, char **argv);
 
 #endif

@@ -33,6 +33,7 @@ static const struct {
 	{"tls-check", cmd_tls_check, "one-shot check of a TLS server (monitoring plugin)"},
 	{"revocation", cmd_revocation, "the Certificate Revocation service: settings, runs"},
 	{"params", cmd_params, "Enterprise Parameters: validity check, Common Criteria"},
+	{"endpoint", cmd_endpoint, "long-lived connections re-checked by certmond"},
 };
 
 static void

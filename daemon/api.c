@@ -1,6 +1,6 @@
 /*
  * api.c - the REST API, /api/v1/...: certificates, units, settings,
- * services, events, the mail queue. JSON in and out; every call needs an
+ * services, events, the mail queue, long-lived connections (endpoints). JSON in and out; every call needs an
  * API token (401 otherwise, never a redirect). Validation is the library's,
  * the same as the CLI's.
  */
@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "certmon/conn.h"
+#include "certmon/endpoint.h"
 #include "certmon/expiry.h"
 #include "certmon/json.h"
 #include "certmon/monitor.h"
@@ -822,6 +824,150 @@ mail_queue(struct request *r)
 	    "messages", arr));
 }
 
+/* ---- long-lived connections ---------------------------------------------- */
+
+static int
+collect_endpoint(const struct cm_endpoint *ep, void *arg)
+{
+	json_t **a = arg;
+
+	json_array_append_new(a[0], cm_endpoint_json(ep,
+	    (int64_t)json_integer_value(a[1]), NULL));
+	return 0;
+}
+
+static enum MHD_Result
+endpoint_add(struct request *r)
+{
+	struct cm_err err = {CM_OK, ""};
+	struct cm_endpoint ep;
+	enum MHD_Result ret;
+	const char *name, *address, *starttls, *unit;
+	json_t *body, *v;
+	int64_t interval = 0;
+
+	if ((body = body_json(r, &ret)) == NULL)
+		return ret;
+	memset(&ep, 0, sizeof(ep));
+	name = json_string_value(json_object_get(body, "name"));
+	address = json_string_value(json_object_get(body, "address"));
+	v = json_object_get(body, "starttls");
+	starttls = json_string_value(v);
+	unit = json_string_value(json_object_get(body, "trust_unit"));
+	if (name == NULL || address == NULL)
+		ret = reply_error(r, 400, "\"name\" and \"address\" (HOST:PORT) are "
+		    "needed");
+	else if (strlen(name) > CM_UNIT_NAME_MAX)
+		ret = reply_error(r, 400, "endpoint name '%.80s' is invalid: use "
+		    "1-%d of A-Z a-z 0-9 . _ -", name, CM_UNIT_NAME_MAX);
+	else if (cm_conn_parse_target(address, ep.host, &ep.port) != 0)
+		ret = reply_error(r, 400, "\"address\" '%.200s' is not HOST:PORT (a "
+		    "port 1-65535; [ADDRESS]:PORT for IPv6)", address);
+	else if ((v != NULL && !json_is_null(v) && starttls == NULL) ||
+	    (starttls != NULL && (starttls[0] == '\0' ||
+	    !cm_conn_starttls_valid(starttls))))
+		ret = reply_error(r, 400, "\"starttls\" must be smtp, ldap or null");
+	else if (unit != NULL && strlen(unit) > CM_UNIT_NAME_MAX)
+		ret = reply_error(r, 404, "no unit named '%.80s'", unit);
+	else {
+		snprintf(ep.name, sizeof(ep.name), "%s", name);
+		snprintf(ep.starttls, sizeof(ep.starttls), "%s", starttls ?
+		    starttls : "");
+		snprintf(ep.trust_unit, sizeof(ep.trust_unit), "%s", unit ? unit :
+		    "");
+		if (cm_store_endpoint_add(r->d->st, &ep, actor(r), daemon_now(r->d),
+		    &err) != CM_OK ||
+		    cm_store_endpoint_get(r->d->st, ep.name, &ep, NULL, &err) !=
+		    CM_OK || cm_endpoint_interval(r->d->st, &interval, &err) !=
+		    CM_OK)
+			ret = reply_err(r, &err);
+		else {
+			r->d->reschedule = 1;
+			ret = reply_json(r, 201, json_pack("{s:s, s:o}", "status", "ok",
+			    "endpoint", cm_endpoint_json(&ep, interval, NULL)));
+		}
+	}
+	json_decref(body);
+	return ret;
+}
+
+/* POST /endpoints/{name}/check: re-check now (whatever Certificate
+ * Validity Check says, like `certmon endpoint check`). */
+static enum MHD_Result
+endpoint_check_now(struct request *r, const char *name)
+{
+	struct cm_endpoint_report rep;
+	struct cm_err err = {CM_OK, ""};
+	json_t *doc;
+
+	if (scheduler_check_endpoint(r->d, name, actor(r), daemon_now(r->d),
+	    &rep, &err) != CM_OK)
+		return reply_err(r, &err);
+	doc = cm_endpoint_json(&rep.ep, r->d->endpoint_interval, NULL);
+	json_object_set_new(doc, "alarm", rep.alarm ? cm_json_str(rep.alarm_name)
+	    : json_null());
+	json_object_set_new(doc, "recovered", json_boolean(rep.recovered));
+	json_object_set_new(doc, "tls_version", rep.tls_version[0] ?
+	    cm_json_str(rep.tls_version) : json_null());
+	return reply_json(r, 200, json_pack("{s:s, s:o}", "status", "ok",
+	    "endpoint", doc));
+}
+
+static enum MHD_Result
+endpoints(struct request *r, const char *name, const char *action)
+{
+	struct cm_err err = {CM_OK, ""};
+	struct cm_endpoint ep;
+	int64_t interval = 0;
+	json_t *a[2];
+	char *pem = NULL;
+	enum MHD_Result ret;
+
+	if (action != NULL) {
+		if (strcmp(action, "check") != 0)
+			return reply_error(r, 404, "unknown action '%.40s' (check)",
+			    action);
+		return strcmp(r->method, "POST") == 0 ? endpoint_check_now(r, name) :
+		    reply_method(r, "POST");
+	}
+	if (cm_endpoint_interval(r->d->st, &interval, &err) != CM_OK)
+		return reply_err(r, &err);
+	if (name == NULL && strcmp(r->method, "GET") == 0) {
+		a[0] = json_array();
+		a[1] = json_integer(interval);
+		if (cm_store_endpoint_list(r->d->st, collect_endpoint, a, &err) !=
+		    CM_OK) {
+			json_decref(a[0]);
+			json_decref(a[1]);
+			return reply_err(r, &err);
+		}
+		return reply_json(r, 200, json_pack("{s:s, s:o, s:o}", "status",
+		    "ok", "endpoints", a[0], "interval_seconds", a[1]));
+	}
+	if (name == NULL && strcmp(r->method, "POST") == 0)
+		return endpoint_add(r);
+	if (name == NULL)
+		return reply_method(r, "GET, POST");
+	if (strcmp(r->method, "GET") == 0) {
+		if (cm_store_endpoint_get(r->d->st, name, &ep, &pem, &err) != CM_OK)
+			return reply_err(r, &err);
+		ret = reply_json(r, 200, json_pack("{s:s, s:o}", "status", "ok",
+		    "endpoint", cm_endpoint_json(&ep, interval, pem != NULL ? pem :
+		    "")));
+		free(pem);
+		return ret;
+	}
+	if (strcmp(r->method, "DELETE") == 0) {
+		if (cm_store_endpoint_remove(r->d->st, name, actor(r),
+		    daemon_now(r->d), &err) != CM_OK)
+			return reply_err(r, &err);
+		r->d->reschedule = 1;
+		return reply_json(r, 200, json_pack("{s:s, s:s}", "status", "ok",
+		    "removed", name));
+	}
+	return reply_method(r, "GET, DELETE");
+}
+
 /* ---- routing ------------------------------------------------------------- */
 
 enum MHD_Result
@@ -872,6 +1018,8 @@ api_handle(struct request *r)
 		return settings_enterprise(r);
 	if (strcmp(seg[0], "services") == 0 && n <= 3)
 		return services(r, seg[1], seg[2]);
+	if (strcmp(seg[0], "endpoints") == 0 && n <= 3)
+		return endpoints(r, seg[1], seg[2]);
 	if (strcmp(seg[0], "events") == 0 && n == 1)
 		return strcmp(r->method, "GET") == 0 ? events(r) :
 		    reply_method(r, "GET");

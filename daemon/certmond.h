@@ -24,6 +24,7 @@ struct counters {
 	uint64_t expiry_runs;
 	uint64_t revocation_runs;
 	uint64_t http_requests;
+	uint64_t endpoint_checks;
 };
 
 struct daemon_ctx {
@@ -40,6 +41,11 @@ struct daemon_ctx {
 	cm_time next_outbox;        /* 0 = nothing pending */
 	cm_time next_revocation;    /* 0 = off / stopped / not scheduled */
 	cm_time revocation_retry;   /* after a failed run: not before */
+	cm_time next_endpoint;      /* earliest endpoint re-check; 0 = none
+				     * (Certificate Validity Check off, or
+				     * no endpoints) */
+	int64_t endpoint_interval;  /* their interval; 0 = not re-checked */
+	int more_due;               /* more work is due now: poll no wait */
 	int reschedule;             /* recompute the timers */
 	cm_time planned_at;         /* when they were last computed */
 	struct counters count;
@@ -59,6 +65,13 @@ void scheduler_tick(struct daemon_ctx *d, cm_time now);
 
 /* Recomputes the deadlines from the store at now (after a change). */
 void scheduler_plan(struct daemon_ctx *d, cm_time now);
+
+/* Checks endpoint `name` now (POST /api/v1/endpoints/{name}/check and
+ * the schedule), counting it and rescheduling; see cm_endpoint_check. */
+struct cm_endpoint_report;
+enum cm_status scheduler_check_endpoint(struct daemon_ctx *d,
+    const char *name, const char *actor, cm_time now,
+    struct cm_endpoint_report *rep, struct cm_err *err);
 
 /* Starts (restarts) the services that are Running at daemon start. */
 int scheduler_start(struct daemon_ctx *d, cm_time now);

@@ -171,6 +171,8 @@ loop(struct daemon_ctx *d)
 		h = http_timeout_ms(d);
 		if (h >= 0 && h < wait)
 			wait = h;
+		if (d->more_due)
+			wait = 0;        /* more endpoints are due: serve HTTP, go on */
 		pfd[0].fd = http_fd(d);
 		pfd[0].events = POLLIN;
 		pfd[1].fd = sig_pipe[0];

@@ -1,11 +1,19 @@
 /*
  * scheduler.c - the daemon's timers: the Certificate Expiry Monitor on its
  * schedule (the same pure schedule code as `certmon monitor run`), and
- * outbox delivery with backoff. Deadlines are recomputed when the store
+ * outbox delivery with backoff, the Certificate Revocation Check, and the
+ * re-checks of long-lived connections (endpoint.h: one deadline per
+ * endpoint from the interval rule; one endpoint per pass of the event
+ * loop, so that a pass blocks for at most one endpoint's connect and fetch
+ * deadlines, and HTTP is served between them). Deadlines are recomputed when the store
  * changes (another process wrote it), on SIGHUP, and when one passes.
  */
+#include <stdio.h>
+#include <string.h>
 #include <syslog.h>
 
+#include "certmon/cancel.h"
+#include "certmon/endpoint.h"
 #include "certmon/monitor.h"
 #include "certmon/outbox.h"
 #include "certmon/revocation_run.h"
@@ -134,6 +142,88 @@ plan_revocation(struct daemon_ctx *d)
 	return next < d->revocation_retry ? d->revocation_retry : next;
 }
 
+/* ---- long-lived connections ------------------------------------------- */
+
+struct ep_plan {
+	int64_t interval;
+	cm_time next;
+	char name[CM_UNIT_NAME_MAX + 1];        /* the soonest one */
+	size_t due;                             /* how many are due at now */
+	cm_time now;
+};
+
+static int
+plan_endpoint(const struct cm_endpoint *ep, void *arg)
+{
+	struct ep_plan *p = arg;
+	cm_time next = cm_endpoint_next(ep, p->interval);
+
+	if (next == 0)
+		return 0;
+	if (next <= p->now)
+		p->due++;
+	if (p->next == 0 || next < p->next) {
+		p->next = next;
+		snprintf(p->name, sizeof(p->name), "%s", ep->name);
+	}
+	return 0;
+}
+
+/* The earliest endpoint re-check (0: none), and which endpoint. */
+static cm_time
+plan_endpoints(struct daemon_ctx *d, cm_time now, struct ep_plan *p)
+{
+	struct cm_err err = {CM_OK, ""};
+
+	memset(p, 0, sizeof(*p));
+	p->now = now;
+	if (cm_endpoint_interval(d->st, &p->interval, &err) != CM_OK ||
+	    (p->interval > 0 && cm_store_endpoint_list(d->st, plan_endpoint, p,
+	    &err) != CM_OK)) {
+		daemon_log(LOG_ERR, "scheduling the endpoint re-checks: %s",
+		    err.msg);
+		return 0;
+	}
+	d->endpoint_interval = p->interval;
+	return p->next;
+}
+
+enum cm_status
+scheduler_check_endpoint(struct daemon_ctx *d, const char *name,
+    const char *actor, cm_time now, struct cm_endpoint_report *rep,
+    struct cm_err *err)
+{
+	enum cm_status rc;
+
+	rc = cm_endpoint_check(d->st, name, actor, now, rep, err);
+	if (rc != CM_OK)
+		return rc;
+	d->count.endpoint_checks++;
+	d->reschedule = 1;
+	daemon_log(rep->ep.verdict[0] == 'f' ? LOG_WARNING : LOG_INFO,
+	    "endpoint %s checked: %s%s%s", rep->ep.name, rep->ep.verdict,
+	    rep->ep.reason[0] ? ": " : "", rep->ep.reason);
+	return CM_OK;
+}
+
+/* Re-checks the soonest due endpoint. */
+static void
+run_endpoint(struct daemon_ctx *d, cm_time now)
+{
+	struct cm_endpoint_report rep;
+	struct cm_err err = {CM_OK, ""};
+	struct ep_plan p;
+
+	if (cm_cancel_requested() || plan_endpoints(d, now, &p) == 0 ||
+	    p.next > now)
+		return;
+	if (scheduler_check_endpoint(d, p.name, ACTOR, now, &rep, &err) !=
+	    CM_OK)
+		daemon_log(LOG_ERR, "endpoint %s: the check failed: %s", p.name,
+		    err.msg);
+	d->more_due = p.due > 1;
+}
+
 /* How often the deadlines are recomputed even without a change: the
  * cadence turns hourly when a certificate becomes critical, which no
  * write announces. */
@@ -144,6 +234,7 @@ scheduler_plan(struct daemon_ctx *d, cm_time now)
 {
 	struct cm_monitor_status ms;
 	struct cm_err err = {CM_OK, ""};
+	struct ep_plan ep;
 
 	d->next_expiry = 0;
 	if (cm_monitor_status(d->st, now, &ms, &err) != CM_OK)
@@ -153,6 +244,7 @@ scheduler_plan(struct daemon_ctx *d, cm_time now)
 	if (cm_store_outbox_next(d->st, &d->next_outbox, &err) != CM_OK)
 		daemon_log(LOG_ERR, "scheduling mail: %s", err.msg);
 	d->next_revocation = plan_revocation(d);
+	d->next_endpoint = plan_endpoints(d, now, &ep);
 	d->planned_at = now;
 	d->reschedule = 0;
 }
@@ -160,7 +252,7 @@ scheduler_plan(struct daemon_ctx *d, cm_time now)
 void
 scheduler_tick(struct daemon_ctx *d, cm_time now)
 {
-	int due_expiry, due_outbox, due_revocation;
+	int due_expiry, due_outbox, due_revocation, due_endpoint;
 
 	if (d->reschedule || now >= d->planned_at + REPLAN_EVERY ||
 	    now < d->planned_at)
@@ -168,7 +260,9 @@ scheduler_tick(struct daemon_ctx *d, cm_time now)
 	due_expiry = d->next_expiry != 0 && now >= d->next_expiry;
 	due_outbox = d->next_outbox != 0 && now >= d->next_outbox;
 	due_revocation = d->next_revocation != 0 && now >= d->next_revocation;
-	if (!due_expiry && !due_outbox && !due_revocation)
+	due_endpoint = d->next_endpoint != 0 && now >= d->next_endpoint;
+	d->more_due = 0;
+	if (!due_expiry && !due_outbox && !due_revocation && !due_endpoint)
 		return;
 	if (due_expiry)
 		run_expiry(d, now);   /* delivers the outbox too */
@@ -176,5 +270,7 @@ scheduler_tick(struct daemon_ctx *d, cm_time now)
 		deliver_outbox(d, now);
 	if (due_revocation)
 		run_revocation(d, now);
+	if (due_endpoint)
+		run_endpoint(d, now);
 	scheduler_plan(d, now);
 }

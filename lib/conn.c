@@ -66,9 +66,6 @@ cm_conn_parse_target(const char *s, char *host, int *port)
 	}
 	if (hl == 0 || hl > CM_CONN_HOST_MAX)
 		return -1;
-	for (size_t i = 0; i < hl; i++)
-		if ((unsigned char)hs[i] <= 0x20 || hs[i] == 0x7f || hs[i] == '/')
-			return -1;
 	errno = 0;
 	p = strtol(colon + 1, &end, 10);
 	if (errno != 0 || end == colon + 1 || *end != '\0' || p < 1 ||

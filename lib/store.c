@@ -200,6 +200,25 @@ static const char *const migrations[] = {
 	"  crl_number TEXT,"
 	"  fetched_at INTEGER NOT NULL,"
 	"  PRIMARY KEY (url, issuer_fp));",
+
+	/* 4 -> 5: long-lived connections (endpoints) and their last check */
+	"CREATE TABLE endpoints ("
+	"  name TEXT PRIMARY KEY,"
+	"  host TEXT NOT NULL,"
+	"  port INTEGER NOT NULL,"
+	"  starttls TEXT,"
+	"  trust_unit TEXT,"
+	"  added_at INTEGER NOT NULL,"
+	"  checked_at INTEGER,"
+	"  next_check INTEGER,"
+	"  verdict TEXT NOT NULL DEFAULT 'unchecked' CHECK (verdict IN"
+	"    ('unchecked', 'pass', 'warn', 'fail')),"
+	"  reason TEXT,"
+	"  status TEXT,"
+	"  changed_at INTEGER,"
+	"  leaf_subject TEXT, leaf_cn TEXT, leaf_fingerprint TEXT,"
+	"  leaf_not_after INTEGER,"
+	"  chain_pem TEXT);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -2337,6 +2356,247 @@ cm_store_cert_by_subject(struct cm_store *st, const char *subject,
 	}
 	if (r != SQLITE_DONE)
 		rc = db_error(st, err, "looking up issuers");
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* ---- long-lived connections (endpoints) ------------------------------------ */
+
+#define EP_COLUMNS "name, host, port, starttls, trust_unit, added_at," \
+	" checked_at, next_check, verdict, reason, status, changed_at," \
+	" leaf_subject, leaf_cn, leaf_fingerprint, leaf_not_after"
+
+static void
+endpoint_from_stmt(sqlite3_stmt *s, struct cm_endpoint *ep)
+{
+	memset(ep, 0, sizeof(*ep));
+	col_copy(s, 0, ep->name, sizeof(ep->name));
+	col_copy(s, 1, ep->host, sizeof(ep->host));
+	ep->port = sqlite3_column_int(s, 2);
+	col_copy(s, 3, ep->starttls, sizeof(ep->starttls));
+	col_copy(s, 4, ep->trust_unit, sizeof(ep->trust_unit));
+	ep->added_at = sqlite3_column_int64(s, 5);
+	ep->checked_at = sqlite3_column_int64(s, 6);
+	ep->next_check = sqlite3_column_int64(s, 7);
+	col_copy(s, 8, ep->verdict, sizeof(ep->verdict));
+	col_copy(s, 9, ep->reason, sizeof(ep->reason));
+	col_copy(s, 10, ep->status, sizeof(ep->status));
+	ep->changed_at = sqlite3_column_int64(s, 11);
+	col_copy(s, 12, ep->leaf_subject, sizeof(ep->leaf_subject));
+	col_copy(s, 13, ep->leaf_cn, sizeof(ep->leaf_cn));
+	col_copy(s, 14, ep->leaf_fingerprint, sizeof(ep->leaf_fingerprint));
+	ep->leaf_not_after = sqlite3_column_int64(s, 15);
+}
+
+static int
+endpoint_host_valid(const char *host)
+{
+	size_t n = strlen(host);
+
+	if (n == 0 || n > CM_ENDPOINT_HOST_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)host[i] <= 0x20 || host[i] == 0x7f ||
+		    host[i] == '/')
+			return 0;
+	return 1;
+}
+
+enum cm_status
+cm_store_endpoint_add(struct cm_store *st, const struct cm_endpoint *ep,
+    const char *actor, cm_time now, struct cm_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	struct cm_unit u;
+	char msg[CM_ENDPOINT_HOST_MAX + 2 * CM_UNIT_NAME_MAX + 120];
+	enum cm_status rc;
+
+	if (!unit_name_valid(ep->name))
+		return cm_err_set(err, CM_ERR_INVALID, "endpoint name '%.80s' is "
+		    "invalid: use 1-%d of A-Z a-z 0-9 . _ -", ep->name,
+		    CM_UNIT_NAME_MAX);
+	if (!endpoint_host_valid(ep->host))
+		return cm_err_set(err, CM_ERR_INVALID, "endpoint host '%.80s' is "
+		    "invalid: 1-%d characters, no spaces or control characters",
+		    ep->host, CM_ENDPOINT_HOST_MAX);
+	if (ep->port < 1 || ep->port > 65535)
+		return cm_err_set(err, CM_ERR_INVALID, "endpoint port %d is "
+		    "invalid: 1-65535", ep->port);
+	if (ep->starttls[0] != '\0' && strcmp(ep->starttls, "smtp") != 0 &&
+	    strcmp(ep->starttls, "ldap") != 0)
+		return cm_err_set(err, CM_ERR_INVALID, "STARTTLS '%.20s' is "
+		    "invalid: smtp or ldap", ep->starttls);
+	if ((rc = cm_store_begin(st, err)) != CM_OK)
+		return rc;
+	if (ep->trust_unit[0] != '\0' &&
+	    (rc = cm_store_unit_get(st, ep->trust_unit, &u, err)) != CM_OK)
+		goto out;
+	if (sqlite3_prepare_v2(st->db, "INSERT INTO endpoints (name, host, port,"
+	    " starttls, trust_unit, added_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	    -1, &s, NULL) != SQLITE_OK) {
+		rc = db_error(st, err, "adding an endpoint");
+		goto out;
+	}
+	bind_text(s, 1, ep->name);
+	bind_text(s, 2, ep->host);
+	sqlite3_bind_int(s, 3, ep->port);
+	bind_text_or_null(s, 4, ep->starttls);
+	bind_text_or_null(s, 5, ep->trust_unit);
+	sqlite3_bind_int64(s, 6, now);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		if ((sqlite3_extended_errcode(st->db) & 0xff) == SQLITE_CONSTRAINT)
+			rc = cm_err_set(err, CM_ERR_CONFLICT, "an endpoint named '%s' "
+			    "exists already", ep->name);
+		else
+			rc = db_error(st, err, "adding an endpoint");
+		goto out;
+	}
+	snprintf(msg, sizeof(msg), "endpoint %s added: %s%s%s:%d%s%s%s%s",
+	    ep->name, strchr(ep->host, ':') ? "[" : "", ep->host,
+	    strchr(ep->host, ':') ? "]" : "", ep->port,
+	    ep->starttls[0] ? ", STARTTLS " : "", ep->starttls,
+	    ep->trust_unit[0] ? ", trust unit " : "", ep->trust_unit);
+	rc = add_event(st, now, "audit", "endpoint.added", actor,
+	    ep->trust_unit[0] ? ep->trust_unit : NULL, NULL, msg, err);
+out:
+	sqlite3_finalize(s);
+	if (rc != CM_OK) {
+		cm_store_rollback(st);
+		return rc;
+	}
+	return cm_store_commit(st, err);
+}
+
+enum cm_status
+cm_store_endpoint_remove(struct cm_store *st, const char *name,
+    const char *actor, cm_time now, struct cm_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	char msg[120];
+	enum cm_status rc;
+
+	if ((rc = cm_store_begin(st, err)) != CM_OK)
+		return rc;
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM endpoints WHERE name = ?1",
+	    -1, &s, NULL) != SQLITE_OK || (bind_text(s, 1, name),
+	    sqlite3_step(s)) != SQLITE_DONE) {
+		rc = db_error(st, err, "removing an endpoint");
+		goto out;
+	}
+	if (sqlite3_changes(st->db) == 0) {
+		rc = cm_err_set(err, CM_ERR_NOTFOUND, "no endpoint named '%.80s'",
+		    name);
+		goto out;
+	}
+	snprintf(msg, sizeof(msg), "endpoint %s removed", name);
+	rc = add_event(st, now, "audit", "endpoint.removed", actor, NULL, NULL,
+	    msg, err);
+out:
+	sqlite3_finalize(s);
+	if (rc != CM_OK) {
+		cm_store_rollback(st);
+		return rc;
+	}
+	return cm_store_commit(st, err);
+}
+
+enum cm_status
+cm_store_endpoint_get(struct cm_store *st, const char *name,
+    struct cm_endpoint *out, char **chain_pem, struct cm_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	enum cm_status rc = CM_OK;
+	const char *pem;
+	char key[CM_UNIT_NAME_MAX + 2];
+	int r;
+
+	/* name may point into *out: copied before out is written */
+	snprintf(key, sizeof(key), "%s", name);
+	if (chain_pem != NULL)
+		*chain_pem = NULL;
+	if (sqlite3_prepare_v2(st->db, "SELECT " EP_COLUMNS ", chain_pem FROM"
+	    " endpoints WHERE name = ?1", -1, &s, NULL) != SQLITE_OK) {
+		rc = db_error(st, err, "reading an endpoint");
+		goto out;
+	}
+	bind_text(s, 1, key);
+	memset(out, 0, sizeof(*out));
+	if ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		endpoint_from_stmt(s, out);
+		pem = col_text_or_null(s, 16);
+		if (chain_pem != NULL && pem != NULL &&
+		    (*chain_pem = strdup(pem)) == NULL)
+			rc = cm_err_set(err, CM_ERR_NOMEM, "out of memory");
+	} else if (r == SQLITE_DONE) {
+		rc = cm_err_set(err, CM_ERR_NOTFOUND, "no endpoint named '%.80s'",
+		    key);
+	} else {
+		rc = db_error(st, err, "reading an endpoint");
+	}
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+enum cm_status
+cm_store_endpoint_list(struct cm_store *st, cm_endpoint_fn fn, void *arg,
+    struct cm_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	struct cm_endpoint ep;
+	enum cm_status rc = CM_OK;
+	int r;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT " EP_COLUMNS " FROM endpoints"
+	    " ORDER BY name", -1, &s, NULL) != SQLITE_OK) {
+		rc = db_error(st, err, "listing endpoints");
+		goto out;
+	}
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		endpoint_from_stmt(s, &ep);
+		if (fn(&ep, arg) != 0)
+			goto out;
+	}
+	if (r != SQLITE_DONE)
+		rc = db_error(st, err, "listing endpoints");
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+enum cm_status
+cm_store_endpoint_put_check(struct cm_store *st, const struct cm_endpoint *ep,
+    const char *chain_pem, struct cm_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	enum cm_status rc = CM_OK;
+
+	if (sqlite3_prepare_v2(st->db, "UPDATE endpoints SET checked_at = ?2,"
+	    " next_check = ?3, verdict = ?4, reason = ?5, status = ?6,"
+	    " changed_at = ?7, leaf_subject = ?8, leaf_cn = ?9,"
+	    " leaf_fingerprint = ?10, leaf_not_after = ?11, chain_pem = ?12"
+	    " WHERE name = ?1", -1, &s, NULL) != SQLITE_OK) {
+		rc = db_error(st, err, "recording an endpoint check");
+		goto out;
+	}
+	bind_text(s, 1, ep->name);
+	bind_time(s, 2, ep->checked_at);
+	bind_time(s, 3, ep->next_check);
+	bind_text(s, 4, ep->verdict);
+	bind_text_or_null(s, 5, ep->reason);
+	bind_text_or_null(s, 6, ep->status);
+	bind_time(s, 7, ep->changed_at);
+	bind_text_or_null(s, 8, ep->leaf_subject);
+	bind_text_or_null(s, 9, ep->leaf_cn);
+	bind_text_or_null(s, 10, ep->leaf_fingerprint);
+	bind_time(s, 11, ep->leaf_not_after);
+	bind_text(s, 12, chain_pem);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = db_error(st, err, "recording an endpoint check");
+	else if (sqlite3_changes(st->db) == 0)
+		rc = cm_err_set(err, CM_ERR_NOTFOUND, "no endpoint named '%.80s'",
+		    ep->name);
 out:
 	sqlite3_finalize(s);
 	return rc;

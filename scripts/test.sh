@@ -102,8 +102,7 @@ if build && build SAN=1; then
     CERTMON_BIN="$ROOT/scripts/valgrind-certmon" CERTMON_REAL_BIN="$ROOT/build/certmon" \
       CERTMON_TIMEOUT_SCALE=20 run_pytest valgrind \
       tests/system/test_units.py tests/system/test_upload.py \
-      tests/system/test_bad_input.py tests/system/test_list_export.py \
-      tests/system/test_inspect.py tests/system/test_monitor_settings.py
+      tests/system/test_bad_input.py tests/system/test_inspect.py
   fi
 fi
 

@@ -35,6 +35,9 @@ void cm_log(enum cm_log_level level, const char *fmt, ...)
 #define CM_ALARM_REVOKED               "CertificateRevoked"
 #define CM_ALARM_MAIL_FAILED           "MailDeliveryFailed"
 #define CM_ALARM_REVOCATION_FAILED     "RevocationCheckFailed"
+/* a long-lived connection's peer turned to fail (revoked, expired, chain,
+ * host name, unreachable...: the message says which) */
+#define CM_ALARM_ENDPOINT_FAILED       "EndpointCertificateFailed"
 
 /* Appends alarm `name` to the event log of st (inside the caller's
  * transaction, if any). Log it with cm_alarm_log once committed. */

@@ -467,4 +467,66 @@ enum cm_status cm_store_crl_put(struct cm_store *st, const char *url,
 enum cm_status cm_store_cert_by_subject(struct cm_store *st,
     const char *subject, cm_cert_row_fn fn, void *arg, struct cm_err *err);
 
+/* ---- long-lived connections (endpoints) ------------------------------------ */
+
+#define CM_ENDPOINT_HOST_MAX 253
+
+/* A long-lived connection (CTI, IPsec, LDAP peer) and its last check.
+ * Strings from the peer's certificate are untrusted: escape them. */
+struct cm_endpoint {
+	char name[CM_UNIT_NAME_MAX + 1];        /* 1-64 of [A-Za-z0-9._-] */
+	char host[CM_ENDPOINT_HOST_MAX + 1];    /* name or address literal */
+	int port;                               /* 1-65535 */
+	char starttls[8];                       /* "", "smtp" or "ldap" */
+	char trust_unit[CM_UNIT_NAME_MAX + 1];  /* "" = the system's store */
+	cm_time added_at;
+	cm_time checked_at;                     /* last check, 0 = never */
+	cm_time next_check;                     /* as planned at the last
+						 * check, 0 = none */
+	char verdict[12];                       /* "unchecked", "pass",
+						 * "warn", "fail" */
+	char reason[CM_ERR_MSG_MAX];            /* one line, "" = none */
+	char status[12];                        /* revocation status of the
+						 * leaf ("good", ...), "" */
+	cm_time changed_at;                     /* last verdict change */
+	char leaf_subject[1024];                /* "" = no certificate */
+	char leaf_cn[256];
+	char leaf_fingerprint[CM_FP_HEX_LEN];   /* SHA-256 hex */
+	cm_time leaf_not_after;
+};
+
+typedef int (*cm_endpoint_fn)(const struct cm_endpoint *ep, void *arg);
+
+/* Adds endpoint ep (its name, host, port, starttls, trust_unit; the rest
+ * is ignored: unchecked, added at now), with an audit event. Refuses an
+ * invalid name, an empty host or one with spaces or control characters, a
+ * port outside 1-65535, a STARTTLS other than smtp/ldap (CM_ERR_INVALID),
+ * a trust unit that does not exist (CM_ERR_NOTFOUND) and a name in use
+ * (CM_ERR_CONFLICT); nothing is written then. */
+enum cm_status cm_store_endpoint_add(struct cm_store *st,
+    const struct cm_endpoint *ep, const char *actor, cm_time now,
+    struct cm_err *err);
+
+/* Removes the endpoint `name`, with an audit event; CM_ERR_NOTFOUND when
+ * there is none. */
+enum cm_status cm_store_endpoint_remove(struct cm_store *st,
+    const char *name, const char *actor, cm_time now, struct cm_err *err);
+
+/* Reads endpoint `name` into *out (CM_ERR_NOTFOUND when none); with
+ * chain_pem not NULL, *chain_pem receives the peer's recorded chain (PEM,
+ * leaf first; NULL when none), owned by the caller (free()). */
+enum cm_status cm_store_endpoint_get(struct cm_store *st, const char *name,
+    struct cm_endpoint *out, char **chain_pem, struct cm_err *err);
+
+/* Calls fn for each endpoint by name (stop early: return non-zero). */
+enum cm_status cm_store_endpoint_list(struct cm_store *st, cm_endpoint_fn fn,
+    void *arg, struct cm_err *err);
+
+/* Records a check of ep->name: checked_at, next_check, verdict, reason,
+ * status, changed_at, the leaf fields and chain_pem (NULL = none).
+ * CM_ERR_NOTFOUND when the endpoint is gone. Joins the caller's
+ * transaction, if any. */
+enum cm_status cm_store_endpoint_put_check(struct cm_store *st,
+    const struct cm_endpoint *ep, const char *chain_pem, struct cm_err *err);
+
 #endif

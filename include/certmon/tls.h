@@ -155,6 +155,13 @@ typedef cm_time (*cm_tls_clock_fn)(void *arg);
 typedef enum cm_rev_status (*cm_tls_crl_fn)(X509 *leaf, X509 *issuer,
     cm_time now, void *arg, char *why, size_t why_len);
 
+/* A cm_tls_crl_fn over lib/crl.c (arg: a struct cm_crl_ctx *): checks the
+ * leaf by the CRLs of its http(s) distribution points (or the context's
+ * configured URLs); CM_REV_ERROR with why when it has none or no CRL
+ * answers. Implemented in lib/conn.c. */
+enum cm_rev_status cm_tls_crl_fallback(X509 *leaf, X509 *issuer, cm_time now,
+    void *arg, char *why, size_t why_len);
+
 /* Called once per verdict (handshake or re-check), in the thread that runs
  * it. */
 typedef void (*cm_tls_verdict_fn)(SSL *ssl, const struct cm_tls_result *r,

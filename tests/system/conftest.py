@@ -11,6 +11,10 @@ from pki import Pki
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("CERTMON_BIN", str(ROOT / "build" / "certmon"))
+# Under Valgrind (CERTMON_BIN is scripts/valgrind-certmon) the plain binary
+# is CERTMON_REAL_BIN: snapshots - reads that check a command changed
+# nothing - use it, the commands under test run under Valgrind.
+PLAIN_BIN = os.environ.get("CERTMON_REAL_BIN", BIN)
 # Valgrind runs the binary ~20x slower: scale the commands' timeouts.
 TIMEOUT_SCALE = float(os.environ.get("CERTMON_TIMEOUT_SCALE", "1"))
 
@@ -35,11 +39,12 @@ class Certmon:
     def __init__(self, db: Path):
         self.db = db
 
-    def __call__(self, *args, env=None, input=None, timeout=120):
+    def __call__(self, *args, env=None, input=None, timeout=120, bin=None):
         full_env = dict(os.environ)
         full_env.pop("CERTMON_NOW", None)
         full_env.update(env or {})
-        proc = subprocess.run([BIN, "--db", str(self.db), *map(str, args)],
+        proc = subprocess.run([bin or BIN, "--db", str(self.db),
+                               *map(str, args)],
                               capture_output=True, text=True, env=full_env,
                               input=input, timeout=timeout * TIMEOUT_SCALE)
         return Result(proc)
@@ -57,14 +62,15 @@ class Certmon:
         fixed time, so that computed fields such as days_left compare)."""
         if not self.db.exists():
             self.ok("unit", "list")   # created now, not at the fixed time
-        at = {"CERTMON_NOW": "2030-01-01T00:00:00Z"}
+        kw = {"env": {"CERTMON_NOW": "2030-01-01T00:00:00Z"},
+              "bin": PLAIN_BIN}
         return (self.ok("cert", "list", "--history", "--json",
-                        env=at).json["certs"],
-                self.ok("unit", "list", "--json", env=at).json["units"],
+                        **kw).json["certs"],
+                self.ok("unit", "list", "--json", **kw).json["units"],
                 self.ok("events", "--limit", "100000", "--json",
-                        env=at).json["events"],
-                self.ok("monitor", "show", "--json", env=at).json["monitor"],
-                self.ok("smtp", "show", "--json", env=at).json["smtp"])
+                        **kw).json["events"],
+                self.ok("monitor", "show", "--json", **kw).json["monitor"],
+                self.ok("smtp", "show", "--json", **kw).json["smtp"])
 
 
 @pytest.fixture

@@ -188,6 +188,25 @@ def test_every_operation_answers_as_documented(tmp_path, spec, pki):
         call("GET", "/api/v1/mail/queue", 200)
         call("GET", "/api/v1/mail/queue?all=1", 200)
 
+        call("GET", "/api/v1/endpoints", 200)
+        call("POST", "/api/v1/endpoints", 201, body={
+            "name": "ldap1", "address": "127.0.0.1:9", "starttls": "ldap",
+            "trust_unit": "tomcat-trust"})
+        call("POST", "/api/v1/endpoints", 409, body={
+            "name": "ldap1", "address": "127.0.0.1:9"})
+        call("POST", "/api/v1/endpoints", 400, body={
+            "name": "bad", "address": "no-port"})
+        call("POST", "/api/v1/endpoints", 404, body={
+            "name": "x", "address": "127.0.0.1:9", "trust_unit": "nosuch"})
+        call("GET", "/api/v1/endpoints", 200)
+        call("GET", "/api/v1/endpoints/ldap1", 200)
+        call("GET", "/api/v1/endpoints/nosuch", 404)
+        r = call("POST", "/api/v1/endpoints/ldap1/check", 200)
+        assert r.json["endpoint"]["verdict"] == "fail", r
+        call("POST", "/api/v1/endpoints/nosuch/check", 404)
+        call("DELETE", "/api/v1/endpoints/ldap1", 200)
+        call("DELETE", "/api/v1/endpoints/ldap1", 404)
+
         documented = {(m, p) for p, item in spec["paths"].items()
                       for m in item if m in ("get", "put", "post", "delete")}
         assert documented - call.seen == set()
@@ -215,6 +234,10 @@ def test_the_spec_names_every_route(spec):
         ("post", "/api/v1/services/{id}/restart"),
         ("post", "/api/v1/services/{id}/run"),
         ("get", "/api/v1/events"), ("get", "/api/v1/mail/queue"),
+        ("get", "/api/v1/endpoints"), ("post", "/api/v1/endpoints"),
+        ("get", "/api/v1/endpoints/{name}"),
+        ("delete", "/api/v1/endpoints/{name}"),
+        ("post", "/api/v1/endpoints/{name}/check"),
     }
     documented = {(m, p) for p, item in spec["paths"].items()
                   for m in item if m in ("get", "put", "post", "delete")}

@@ -1,0 +1,372 @@
+#!/usr/bin/env bash
+# bench/revocation.sh - `certmon revocation run` over N certificates
+# (default 10,000) against local `openssl ocsp` responders, side by side in
+# one run with
+#   - the floor: OpenSSL's OCSP_basic_verify alone on responses captured from
+#     the same responders (bench/ocsp_floor.c, the delegated case), and
+#   - the shell loop admins write today: `openssl ocsp -issuer CA -cert LEAF
+#     -url URL -CAfile CA -resp_text` once per certificate, timed on a sample
+#     (default 200) and given per certificate.
+#
+# The PKI is minted for each run by bench/ocsp_mint.c: an ECDSA P-256 CA, a
+# delegated responder certificate (EKU OCSPSigning, nocheck, P-256) and N
+# leaves whose AIA OCSP URLs go round-robin to RESPONDERS `openssl ocsp`
+# processes (each serves one request at a time; certmon sends at most 4 at a
+# time to each host:port). The responders run with `-ndays 1`, so every
+# answer has a nextUpdate and is cached.
+#
+# Each repetition copies a store that holds the CA and the responder (trust
+# unit "trust") and the N leaves (unit "leaves"), with Enable OCSP on and
+# the AIA as the URI source, then times
+#   1. `revocation run --json` - nothing cached: N+1 OCSP requests (the
+#      leaves and the responder certificate; the CA is a root: skipped);
+#   2. `revocation run --json` again on the same store - all from the cache;
+#   3. the floor (ocsp_floor on the captured responses);
+#   4. the openssl shell loop on the sample.
+# and reports medians. CPU is user + system time of the certmon process (GNU
+# time); the responders' CPU is read from /proc/PID/stat before and after
+# and reported separately.
+#
+# usage: bench/revocation.sh [N]
+# env:   RESPONDERS  number of openssl ocsp responders (default 4)
+#        REPS        repetitions (default 3)
+#        SAMPLE      certificates in the openssl-loop sample (default 200)
+#        CAPTURE     responses captured for the floor (default 1000)
+#        FLOOR_REPS  calls per captured response in the floor (default 5)
+#        WORK_DIR    where the PKI and the stores go (default: a temp dir,
+#                    removed at exit)
+#        CERTMON     certmon binary to use (default: build <repo>/build/certmon;
+#                    it is copied into the work dir so that a rebuild during
+#                    the run does not change it)
+#        PERF_DIR    if set: afterwards, one more uncached and one more cached
+#                    run under `perf record --call-graph dwarf`, with the data
+#                    and a `perf report` summary kept in that directory
+#        CERTMON_REV what to call that binary in the report (default: the
+#                    repository's HEAD, or the path given in CERTMON)
+# needs: GNU time (/usr/bin/time), openssl, ss (iproute2), python3, cc,
+#        pkg-config, libssl-dev
+set -euo pipefail
+
+N=${1:-10000}
+RESPONDERS=${RESPONDERS:-4}
+REPS=${REPS:-3}
+SAMPLE=${SAMPLE:-200}
+CAPTURE=${CAPTURE:-1000}
+FLOOR_REPS=${FLOOR_REPS:-5}
+BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH/.." && pwd)
+
+case $N in ''|*[!0-9]*) echo "revocation.sh: N must be a number" >&2; exit 2;; esac
+[ -x /usr/bin/time ] || { echo "revocation.sh: needs GNU time: apt-get install time" >&2; exit 1; }
+command -v ss > /dev/null || { echo "revocation.sh: needs ss (iproute2)" >&2; exit 1; }
+
+log() { printf '%s\n' "$*" >&2; }
+
+CLEANUP=()
+PIDS=()
+cleanup() {
+	local p d
+	for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null || true; done
+	for p in "${PIDS[@]}"; do wait "$p" 2> /dev/null || true; done
+	for d in "${CLEANUP[@]}"; do rm -rf -- "$d"; done
+}
+trap cleanup EXIT
+
+# --- build -----------------------------------------------------------------
+make -s -C "$BENCH" >&2
+if [ -z "${CERTMON:-}" ]; then
+	make -s -C "$ROOT" build/certmon >&2
+	CERTMON=$ROOT/build/certmon
+fi
+if [ -n "${WORK_DIR:-}" ]; then
+	mkdir -p "$WORK_DIR"
+	WORK=$(mktemp -d "$WORK_DIR/rev.XXXXXX")
+else
+	WORK=$(mktemp -d "${TMPDIR:-/tmp}/certmon-rev.XXXXXX")
+fi
+CLEANUP+=("$WORK")
+cp "$CERTMON" "$WORK/certmon"
+CM=$WORK/certmon
+if [ -n "${CERTMON_REV:-}" ]; then
+	REV=$CERTMON_REV
+elif [ "$CERTMON" = "$ROOT/build/certmon" ]; then
+	REV=$(git -C "$ROOT" rev-parse --short HEAD 2> /dev/null || echo unknown)
+	if [ -n "$(git -C "$ROOT" status --porcelain -- lib cli include 2> /dev/null)" ]; then
+		REV="$REV + uncommitted changes in lib/cli/include"
+	fi
+else
+	REV=$CERTMON
+fi
+
+# --- the PKI and the responders --------------------------------------------
+free_port() {
+	python3 -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+listening() { ss -ltnH "sport = :$1" | grep -q .; }
+
+PORTS=()
+URL_ARGS=()
+for i in $(seq 1 "$RESPONDERS"); do
+	p=$(free_port)
+	PORTS+=("$p")
+	URL_ARGS+=(--url "http://127.0.0.1:$p/")
+done
+PKI=$WORK/pki
+t0=$(date +%s%N)
+"$BENCH/build/ocsp_mint" "$PKI" "$N" "${URL_ARGS[@]}" >&2
+log "minted in $(awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }') s"
+
+RPIDS=()
+for p in "${PORTS[@]}"; do
+	# never probe openssl ocsp's port with a bare connection (it spins on an
+	# empty one): wait for it with ss
+	openssl ocsp -index "$PKI/index.txt" -port "$p" \
+		-rsigner "$PKI/responder.pem" -rkey "$PKI/responder-key.pem" \
+		-CA "$PKI/ca.pem" -ndays 1 -ignore_err -timeout 5 \
+		< /dev/null > "$WORK/ocsp-$p.log" 2>&1 &
+	PIDS+=("$!")
+	RPIDS+=("$!")
+done
+for p in "${PORTS[@]}"; do
+	for _ in $(seq 1 300); do listening "$p" && break; sleep 0.05; done
+	listening "$p" || { log "revocation.sh: openssl ocsp does not listen on $p"; cat "$WORK/ocsp-$p.log" >&2; exit 1; }
+done
+log "$RESPONDERS responders on ports ${PORTS[*]}"
+
+# responders_cpu: user + system seconds of all responders so far
+responders_cpu() {
+	local pid t=0
+	for pid in "${RPIDS[@]}"; do
+		t=$(( t + $(awk '{ print $14 + $15 }' "/proc/$pid/stat") ))
+	done
+	awk -v t="$t" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'
+}
+
+# --- the store -------------------------------------------------------------
+BASE=$WORK/base.db
+"$CM" --db "$BASE" unit add trust --trust > /dev/null
+"$CM" --db "$BASE" unit add leaves > /dev/null
+"$CM" --db "$BASE" cert upload --unit trust "$PKI/ca.pem" "$PKI/responder.pem" > /dev/null
+"$CM" --db "$BASE" cert upload --unit leaves "$PKI/certs" > /dev/null
+"$CM" --db "$BASE" revocation set --ocsp on --uri-source cert --check on \
+	--every 24h --trust-unit trust > /dev/null
+copy_db() {
+	local f
+	rm -f -- "$2" "$2"-wal "$2"-shm "$2"-journal
+	for f in "$1" "$1"-wal "$1"-shm; do
+		[ -e "$f" ] && cp -- "$f" "$2${f#"$1"}"
+	done
+	return 0
+}
+
+# --- samples ---------------------------------------------------------------
+# the openssl-loop sample and the capture set: evenly spread over the leaves
+# (so over every responder); urls.txt maps each leaf to its URL
+spread() {
+	local m=$1 step
+	step=$(( N / m )); [ "$step" -ge 1 ] || step=1
+	awk -v s="$step" -v m="$m" '(NR - 1) % s == 0 && c < m { print; c++ }' "$PKI/urls.txt"
+}
+spread "$SAMPLE" > "$WORK/sample.txt"
+NSAMPLE=$(wc -l < "$WORK/sample.txt")
+spread "$CAPTURE" > "$WORK/capture.txt"
+
+# the responses of the floor, captured with the openssl client (untimed)
+mkdir -p "$WORK/resp"
+log "capturing $(wc -l < "$WORK/capture.txt") responses for the floor ..."
+# xargs appends "leaf url n" to: sh -c SCRIPT CA RESPDIR
+awk '{ printf "%s %s %06d\n", $1, $2, NR }' "$WORK/capture.txt" |
+	xargs -P 2 -n 3 sh -c 'openssl ocsp -issuer "$0" -cert "$2" -url "$3" \
+		-respout "$1/$4.der" -noverify -timeout 5 > /dev/null 2>&1' \
+		"$PKI/ca.pem" "$WORK/resp"
+NCAPTURED=$(find "$WORK/resp" -name '*.der' | wc -l)
+log "captured $NCAPTURED responses"
+
+# --- measuring -------------------------------------------------------------
+# measure NAME CMD...: runs CMD (stdout to $MOUT, default /dev/null; stderr
+# to $WORK/NAME.err), appends "wall_s rss_kb cpu_s load1_before user_s
+# sys_s responders_cpu_s" to $WORK/NAME.runs
+MOUT=/dev/null
+measure() {
+	local name=$1; shift
+	local tf=$WORK/time.out t0 t1 wall load r0 r1 rcpu
+	load=$(cut -d' ' -f1 /proc/loadavg)
+	r0=$(responders_cpu)
+	t0=$(date +%s%N)
+	if ! /usr/bin/time -f '%e %U %S %M' -o "$tf" "$@" > "$MOUT" 2> "$WORK/$name.err"; then
+		log "revocation.sh: FAILED ($name): $*"
+		tail -n 20 "$WORK/$name.err" >&2
+		exit 1
+	fi
+	t1=$(date +%s%N)
+	r1=$(responders_cpu)
+	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+	rcpu=$(awk -v a="$r0" -v b="$r1" 'BEGIN { printf "%.2f", b - a }')
+	tail -n 1 "$tf" | awk -v w="$wall" -v l="$load" -v r="$rcpu" \
+		'{ printf "%s %d %.2f %s %.2f %.2f %s\n", w, $4, $2 + $3, l, $2, $3, r }' \
+		>> "$WORK/$name.runs"
+	log "  $name: ${wall} s wall, $(tail -n 1 "$WORK/$name.runs" | cut -d' ' -f3) s CPU" \
+		"(responders: $rcpu s), peak RSS $(( $(tail -n 1 "$WORK/$name.runs" | cut -d' ' -f2) / 1024 )) MB (load before: $load)"
+}
+
+# check_run FILE WANT_CHECKED WANT_CACHED WANT_REQUESTS: the run's JSON says
+# what it should
+check_run() {
+	python3 - "$@" <<'EOF'
+import json, sys
+path, checked, cached, requests = sys.argv[1], *map(int, sys.argv[2:])
+d = json.load(open(path))
+got = (d["checked"], d["from_cache"], d["requests"], d["counts"].get("good"))
+want = (checked, cached, requests, checked)
+if got != want:
+    sys.exit(f"unexpected run report {path}: checked, from_cache, requests, "
+             f"good = {got}, expected {want}; counts {d['counts']}")
+print(f"{d['checked']} {d['from_cache']} {d['requests']} {d['counts']['good']}")
+EOF
+}
+
+openssl_loop() {
+	local leaf url
+	while read -r leaf url; do
+		openssl ocsp -issuer "$2" -cert "$leaf" -url "$url" -CAfile "$2" \
+			-resp_text > /dev/null 2>&1 || echo "openssl ocsp failed: $leaf" >&2
+	done < "$1"
+}
+export -f openssl_loop
+
+NCHECK=$(( N + 1 ))     # the leaves and the responder certificate
+log "certmon: $CERTMON ($REV); work dir $WORK; $REPS repetitions"
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+for rep in $(seq 1 "$REPS"); do
+	log "repetition $rep/$REPS"
+	MOUT=$WORK/floor.$rep.txt measure floor "$BENCH/build/ocsp_floor" \
+		--ca "$PKI/ca.pem" --reps "$FLOOR_REPS" "$WORK/resp"
+	awk '$1 == "verify" { print $5, $7, $13 }' "$WORK/floor.$rep.txt" >> "$WORK/floor_verify.runs"
+	awk '$1 == "d2i+verify" { print $5, $7, $13 }' "$WORK/floor.$rep.txt" >> "$WORK/floor_d2i.runs"
+
+	db=$WORK/rep$rep.db
+	copy_db "$BASE" "$db"
+	MOUT=$WORK/uncached.$rep.json measure uncached "$CM" --db "$db" revocation run --json
+	check_run "$WORK/uncached.$rep.json" "$NCHECK" 0 "$NCHECK" > /dev/null
+	MOUT=$WORK/cached.$rep.json measure cached "$CM" --db "$db" revocation run --json
+	check_run "$WORK/cached.$rep.json" "$NCHECK" "$NCHECK" 0 > /dev/null
+
+	measure loop bash -c 'openssl_loop "$1" "$2"' _ "$WORK/sample.txt" "$PKI/ca.pem"
+	if grep -q 'openssl ocsp failed' "$WORK/loop.err"; then
+		log "revocation.sh: the openssl loop failed:"; head -3 "$WORK/loop.err" >&2; exit 1
+	fi
+	rm -f -- "$db" "$db"-wal "$db"-shm
+done
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# optional profile (not part of the figures): one more uncached and one
+# more cached run under perf, data kept in PERF_DIR
+PHASES='
+import collections, re, sys
+phases, subs = sys.argv[1].split(","), sys.argv[2].split(",")
+tot, ph, sub, frames = 0, collections.Counter(), collections.Counter(), []
+def flush():
+    global tot
+    if not frames:
+        return
+    tot += 1
+    p = next((x for x in phases if x in frames), "other")
+    s = next((x for x in subs if x in frames), "rest")
+    ph[p] += 1
+    sub[p, s] += 1
+for line in sys.stdin:
+    if not line.strip():
+        flush(); frames = []
+    elif line[0] in " \t":
+        m = re.match(r"\s+[0-9a-f]+\s+(\S+?)(\+0x[0-9a-f]+)?\s+\(", line)
+        if m:
+            frames.append(m.group(1))
+    else:
+        frames = []
+flush()
+print("samples", tot)
+for p, n in ph.most_common():
+    print(f"{100 * n / tot:6.1f}% {p}")
+    for (q, s), k in sorted(sub.items(), key=lambda x: -x[1]):
+        if q == p:
+            print(f"          {100 * k / tot:6.1f}% {s}")
+'
+if [ -n "${PERF_DIR:-}" ]; then
+	mkdir -p "$PERF_DIR"
+	copy_db "$BASE" "$WORK/perf.db"
+	for kind in uncached cached; do
+		perf record -q --call-graph dwarf,16384 -F 499 -o "$PERF_DIR/$kind.data" -- \
+			"$CM" --db "$WORK/perf.db" revocation run --json > /dev/null 2> "$WORK/perf.err" ||
+			{ log "revocation.sh: perf record failed"; cat "$WORK/perf.err" >&2; }
+		perf report -i "$PERF_DIR/$kind.data" --children --percent-limit 3 --stdio -g none \
+			2> /dev/null | grep -v '^#' | grep -v '^$' | grep -v ' 0x0000' > "$PERF_DIR/$kind.txt" || true
+		# where the samples fall: the first phase (function) found on
+		# each sample's stack, then the first of the listed callees
+		perf script -i "$PERF_DIR/$kind.data" 2> /dev/null | python3 -c "$PHASES" \
+			link_issuers,cm_ocsp_request_build,cm_ocsp_validate,cm_fetch_many,record_job,cm_store_revocation_get,load_items,cm_revocation_report_json \
+			decode,X509_verify,EVP_DigestVerifyFinal,ASN1_item_unpack,cm_cert_from_der,sqlite3_prepare_v2,sqlite3_step \
+			> "$PERF_DIR/$kind.phases.txt" || true
+		log "perf: $PERF_DIR/$kind.data, summaries in $PERF_DIR/$kind.txt and $kind.phases.txt"
+	done
+fi
+REQS=$(cat "$WORK"/ocsp-*.log | grep -c 'Received request' || true)
+
+# --- report ----------------------------------------------------------------
+# median COLUMN FILE
+median() {
+	awk -v c="$1" '{ print $c }' "$2" | sort -g | awk '
+		{ a[NR] = $1 }
+		END { if (NR % 2) print a[(NR + 1) / 2];
+		      else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+# median_row COLUMN FILE: the whole row of the run whose COLUMN is the
+# median (the lower middle one for an even count)
+median_row() { sort -g -k "$1,$1" "$2" | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'; }
+calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+runs() { awk -v c="${2:-1}" '{ printf "%s%s", sep, $c; sep = ", " }' "$WORK/$1.runs"; }
+
+FV=$(median 1 "$WORK/floor_verify.runs"); FV90=$(median 2 "$WORK/floor_verify.runs"); FVC=$(median 3 "$WORK/floor_verify.runs")
+FD=$(median 1 "$WORK/floor_d2i.runs"); FD90=$(median 2 "$WORK/floor_d2i.runs"); FDC=$(median 3 "$WORK/floor_d2i.runs")
+UW=$(median 1 "$WORK/uncached.runs"); UC=$(median 3 "$WORK/uncached.runs")
+read -r _ _ _ _ UU US _ < <(median_row 3 "$WORK/uncached.runs")
+UR=$(median 2 "$WORK/uncached.runs" | awk '{ printf "%.0f", $1 / 1024 }')
+URC=$(median 7 "$WORK/uncached.runs")
+CW=$(median 1 "$WORK/cached.runs"); CC=$(median 3 "$WORK/cached.runs")
+read -r _ _ _ _ CU CS _ < <(median_row 3 "$WORK/cached.runs")
+CR=$(median 2 "$WORK/cached.runs" | awk '{ printf "%.0f", $1 / 1024 }')
+LW=$(median 1 "$WORK/loop.runs"); LC=$(median 3 "$WORK/loop.runs"); LRC=$(median 7 "$WORK/loop.runs")
+
+U_US=$(calc '%.0f' "$UC / $NCHECK * 1e6")
+R_FLOOR=$(calc '%.2f' "$U_US / $FV")
+R_D2I=$(calc '%.2f' "$U_US / $FD")
+U_WALL_US=$(calc '%.0f' "$UW / $NCHECK * 1e6")
+L_US=$(calc '%.0f' "$LW / $NSAMPLE * 1e6")
+verdict_le() { awk -v v="$1" -v lim="$2" 'BEGIN { print (v + 0 <= lim + 0) ? "PASS" : "FAIL" }'; }
+verdict_lt() { awk -v v="$1" -v lim="$2" 'BEGIN { print (v + 0 < lim + 0) ? "PASS" : "FAIL" }'; }
+
+cat <<EOF
+
+### $N certificates, $RESPONDERS responders, medians of $REPS runs ($(date -u +%Y-%m-%d), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), certmon $REV)
+
+| what | wall s | checks/s | wall µs/check | certmon CPU s (user + sys) | CPU µs/check | vs floor | responders' CPU s (µs/request) | peak RSS MB |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|
+| \`revocation run\`, nothing cached ($NCHECK checks, $NCHECK requests) | $UW | $(calc '%.0f' "$NCHECK / $UW") | $U_WALL_US | $UC ($UU + $US) | **$U_US** | **${R_FLOOR}×** (${R_D2I}× d2i + verify) | $URC ($(calc '%.0f' "$URC / $NCHECK * 1e6")) | $UR |
+| \`revocation run\`, all from the cache ($NCHECK checks, 0 requests) | **$CW** | $(calc '%.0f' "$NCHECK / $CW") | $(calc '%.0f' "$CW / $NCHECK * 1e6") | $CC ($CU + $CS) | $(calc '%.0f' "$CC / $NCHECK * 1e6") | – | – | $CR |
+| floor: \`OCSP_basic_verify\`, decoded once ($NCAPTURED responses × $FLOOR_REPS) | – | – | – | – | **$FV** median (p90 $FV90; CPU/call $FVC) | 1.00× | – | – |
+| floor: \`d2i\` + \`OCSP_basic_verify\` | – | – | – | – | $FD median (p90 $FD90; CPU/call $FDC) | $(calc '%.2f' "$FD / $FV")× | – | – |
+| \`openssl ocsp -resp_text\` shell loop, $NSAMPLE-certificate sample | $LW | $(calc '%.1f' "$NSAMPLE / $LW") | $L_US | $LC | $(calc '%.0f' "$LC / $NSAMPLE * 1e6") | $(calc '%.0f' "$LC / $NSAMPLE * 1e6 / $FV")× | $LRC ($(calc '%.0f' "$LRC / $NSAMPLE * 1e6")) | – |
+
+| target | measured | verdict |
+|---|---|---|
+| CPU per uncached check ≤ 2× the floor (\`OCSP_basic_verify\` alone) | $U_US µs = ${R_FLOOR}× $FV µs | $(verdict_le "$R_FLOOR" 2) |
+| a fully cached run of $NCHECK < 0.2 s | $CW s wall ($CC s CPU) | $(verdict_lt "$CW" 0.2) |
+
+Runs (wall s): uncached: $(runs uncached); cached: $(runs cached); openssl loop: $(runs loop).
+Runs (certmon CPU s): uncached: $(runs uncached 3); cached: $(runs cached 3); responders during the uncached runs: $(runs uncached 7).
+Floor medians per run (µs): verify $(runs floor_verify); d2i + verify $(runs floor_d2i).
+Per certificate, certmon's uncached run takes $U_WALL_US µs of wall time against $L_US µs for the shell loop ($(calc '%.0f' "$L_US / $U_WALL_US")×).
+Requests logged by the responders over the whole script: $REQS (captures and loops included).
+Medians per column; the user + sys split is that of the run with the median CPU.
+Load average (1/5/15 min) at the start: $LOAD_START; at the end: $LOAD_END; before each run: uncached $(runs uncached 4); cached $(runs cached 4).
+EOF
