@@ -86,9 +86,6 @@ void table_add(struct table *t, const char *const *cells);
 void table_print(struct table *t, FILE *fp);
 void table_free(struct table *t);
 
-/* Escapes control characters (C0, DEL, C1) of s as \xNN into a newly
- * allocated string. */
-char *cli_escape(const char *s);
 
 /* The command groups. */
 int cmd_unit(struct cli *c, int argc, char **argv);
