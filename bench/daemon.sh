@@ -8,7 +8,7 @@
 #
 # usage: bench/daemon.sh        env: BENCH_DIR (fixtures, reused),
 #                                    REPS (default 3), IDLE (default 60)
-# needs: wrk, curl, make; the fixtures are minted by bench/mint if missing.
+# needs: wrk, bc, curl, make; the fixtures are minted by bench/mint if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD

@@ -15,7 +15,7 @@ TEST=(
   libcmocka-dev sqlite3 python3 python3-pytest python3-aiosmtpd
   python3-jsonschema faketime iproute2 procps time
   prometheus                     # promtool checks /metrics
-  wrk                            # the daemon benchmark (bench/daemon.sh)
+  wrk bc                         # the daemon benchmark (bench/daemon.sh)
   chromium nodejs npm            # the web admin in a real browser
   clang libclang-rt-14-dev       # libFuzzer
   clang-tidy cppcheck valgrind   # static and dynamic analysis
