@@ -114,6 +114,43 @@ collect_row(const struct cm_cert_row *row, void *arg)
 	return 0;
 }
 
+/* The total of a listing, counted once per second and store version: a
+ * dashboard or a scraper paging through the same filter does not count
+ * 10,000 rows per page. */
+static enum cm_status
+cached_total(struct request *r, const struct cm_cert_filter *f, cm_time now,
+    int64_t *total, struct cm_err *err)
+{
+	static struct {
+		char key[600];
+		cm_time now;
+		int64_t version;
+		uint64_t writes;
+		int64_t total;
+	} cache;
+	char key[600];
+	int64_t version = cm_store_data_version(r->d->st);
+	enum cm_status rc;
+
+	snprintf(key, sizeof(key), "%s|%s|%s|%d|%lld|%lld", f->unit ? f->unit :
+	    "", f->search ? f->search : "", f->revocation ? f->revocation : "",
+	    f->include_history, (long long)f->not_after_min,
+	    (long long)f->not_after_max);
+	if (strcmp(key, cache.key) == 0 && cache.now == now &&
+	    cache.version == version && cache.writes == r->d->writes) {
+		*total = cache.total;
+		return CM_OK;
+	}
+	if ((rc = cm_store_cert_count(r->d->st, f, total, err)) != CM_OK)
+		return rc;
+	snprintf(cache.key, sizeof(cache.key), "%s", key);
+	cache.now = now;
+	cache.version = version;
+	cache.writes = r->d->writes;
+	cache.total = *total;
+	return CM_OK;
+}
+
 static enum MHD_Result
 certs_list(struct request *r)
 {
@@ -148,7 +185,7 @@ certs_list(struct request *r)
 	    CM_OK)
 		return reply_err(r, &err);
 	rs.arr = json_array();
-	if (cm_store_cert_count(r->d->st, &f, &total, &err) != CM_OK ||
+	if (cached_total(r, &f, rs.now, &total, &err) != CM_OK ||
 	    cm_store_cert_list(r->d->st, &f, collect_row, &rs, &err) != CM_OK) {
 		json_decref(rs.arr);
 		return reply_err(r, &err);

@@ -48,6 +48,7 @@ struct daemon_ctx {
 	int more_due;               /* more work is due now: poll no wait */
 	int reschedule;             /* recompute the timers */
 	cm_time planned_at;         /* when they were last computed */
+	uint64_t writes;            /* changes made through HTTP so far */
 	struct counters count;
 	char *tls_key_pem;
 	char *tls_cert_pem;

@@ -133,8 +133,10 @@ route(struct request *r)
 	r->d->count.http_requests++;
 	/* a change made through HTTP is not seen by data_version (that counts
 	 * other connections only): replan after anything but a read */
-	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
+	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
 		r->d->reschedule = 1;
+		r->d->writes++;
+	}
 	if (strcmp(r->url, "/healthz") == 0)
 		return reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
 	if (strcmp(r->url, "/metrics") == 0)
