@@ -732,6 +732,7 @@ run_revocation_now(struct request *r)
 		return reply_err(r, &err);
 	r->d->reschedule = 1;
 	r->d->count.revocation_runs++;
+	counters_add_ocsp(r->d, &rep);
 	doc = cm_revocation_report_json(&rep);
 	json_object_set_new(doc, "status", json_string("ok"));
 	cm_revocation_report_free(&rep);

@@ -18,12 +18,21 @@
 
 struct MHD_Daemon;
 
+/* OCSP requests since the daemon started, by responder and outcome. */
+struct ocsp_count {
+	char responder[1024];
+	char outcome[12];
+	uint64_t count;
+};
+
 struct counters {
 	uint64_t mail_sent;
 	uint64_t mail_failed;
 	uint64_t expiry_runs;
 	uint64_t revocation_runs;
 	uint64_t http_requests;
+	struct ocsp_count *ocsp;
+	size_t n_ocsp;
 	uint64_t endpoint_checks;
 };
 
@@ -60,6 +69,11 @@ cm_time daemon_now(struct daemon_ctx *d);
 /* Logs one line (stderr or syslog, as configured). */
 void daemon_log(int priority, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Adds a revocation run's OCSP requests to the daemon's counters. */
+struct cm_revocation_report;
+void counters_add_ocsp(struct daemon_ctx *d,
+    const struct cm_revocation_report *rep);
 
 /* scheduler.c: runs what is due at now; sets the next deadlines. */
 void scheduler_tick(struct daemon_ctx *d, cm_time now);

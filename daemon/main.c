@@ -275,6 +275,7 @@ main(int argc, char **argv)
 out:
 	http_stop(&d);
 	cm_store_close(d.st);
+	free(d.count.ocsp);
 	free(d.tls_key_pem);
 	free(d.tls_cert_pem);
 	curl_global_cleanup();

@@ -260,6 +260,19 @@ metrics_handle(struct request *r)
 	    "daemon started.\n# TYPE certmon_expiry_runs_total counter\n"
 	    "certmon_expiry_runs_total %" PRIu64 "\n",
 	    d->count.mail_sent, d->count.mail_failed, d->count.expiry_runs);
+	add(&b, "# HELP certmon_ocsp_requests_total OCSP requests since the "
+	    "daemon started, by responder and outcome (good, revoked, unknown, "
+	    "error).\n# TYPE certmon_ocsp_requests_total counter\n");
+	for (size_t i = 0; i < d->count.n_ocsp; i++) {
+		add(&b, "certmon_ocsp_requests_total{responder=\"");
+		add_label(&b, d->count.ocsp[i].responder);
+		add(&b, "\",outcome=\"%s\"} %" PRIu64 "\n", d->count.ocsp[i].outcome,
+		    d->count.ocsp[i].count);
+	}
+	add(&b, "# HELP certmon_revocation_runs_total Revocation check runs since "
+	    "the daemon started.\n# TYPE certmon_revocation_runs_total counter\n"
+	    "certmon_revocation_runs_total %" PRIu64 "\n",
+	    d->count.revocation_runs);
 	if (b.nomem || c.not_after.nomem || c.expires_in.nomem ||
 	    c.revocation.nomem) {
 		cm_err_set(&err, CM_ERR_NOMEM, "out of memory");

@@ -111,12 +111,42 @@ run_revocation(struct daemon_ctx *d, cm_time now)
 	}
 	d->revocation_retry = 0;
 	d->count.revocation_runs++;
+	counters_add_ocsp(d, &rep);
 	daemon_log(LOG_INFO, "Certificate Revocation Check ran: %zu checked "
 	    "(%zu good, %zu revoked, %zu unknown, %zu error), %zu from cache, "
 	    "%zu request(s), %d alarm(s)", rep.checked, rep.count[CM_REV_GOOD],
 	    rep.count[CM_REV_REVOKED], rep.count[CM_REV_UNKNOWN],
 	    rep.count[CM_REV_ERROR], rep.from_cache, rep.requests, rep.alarms);
 	cm_revocation_report_free(&rep);
+}
+
+void
+counters_add_ocsp(struct daemon_ctx *d, const struct cm_revocation_report *rep)
+{
+	struct ocsp_count *nv;
+
+	for (size_t k = 0; k < rep->n_requests_by; k++) {
+		const struct cm_rev_request_count *rc = &rep->requests_by[k];
+		size_t i;
+
+		for (i = 0; i < d->count.n_ocsp; i++)
+			if (strcmp(d->count.ocsp[i].responder, rc->responder) == 0 &&
+			    strcmp(d->count.ocsp[i].outcome, rc->outcome) == 0)
+				break;
+		if (i == d->count.n_ocsp) {
+			if ((nv = realloc(d->count.ocsp, (i + 1) * sizeof(*nv))) ==
+			    NULL)
+				return;   /* the counters stay as they were */
+			d->count.ocsp = nv;
+			memset(&nv[i], 0, sizeof(nv[i]));
+			snprintf(nv[i].responder, sizeof(nv[i].responder), "%s",
+			    rc->responder);
+			snprintf(nv[i].outcome, sizeof(nv[i].outcome), "%s",
+			    rc->outcome);
+			d->count.n_ocsp++;
+		}
+		d->count.ocsp[i].count += rc->count;
+	}
 }
 
 /* The next periodic revocation run: while Enable Revocation Check is on

@@ -76,6 +76,8 @@ struct engine {
 	struct cm_cert_list designated;
 	struct cm_strlist allow, crl_urls;
 	size_t ocsp_requests;
+	struct cm_rev_request_count *by;   /* requests by responder/outcome */
+	size_t n_by, cap_by;
 };
 
 static int
@@ -98,6 +100,7 @@ engine_free(struct engine *e)
 	cm_cert_list_clear(&e->designated);
 	cm_setting_lines_free(&e->allow);
 	cm_setting_lines_free(&e->crl_urls);
+	free(e->by);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -303,6 +306,34 @@ fetch_all(struct cm_fetch_job *fj, size_t n,
 
 /* Checks jobs[0..n): fills each job's rec (or reuse). CM_OK unless the
  * batch could not run or a stop was requested. */
+/* Counts one OCSP request to url that ended in status; 0 or -1 (memory). */
+static int
+count_request(struct engine *e, const char *url, enum cm_rev_status status)
+{
+	const char *outcome = cm_revocation_status_name(status);
+	struct cm_rev_request_count *nv;
+
+	for (size_t i = 0; i < e->n_by; i++)
+		if (strcmp(e->by[i].responder, url) == 0 &&
+		    strcmp(e->by[i].outcome, outcome) == 0) {
+			e->by[i].count++;
+			return 0;
+		}
+	if (e->n_by == e->cap_by) {
+		size_t ncap = e->cap_by ? e->cap_by * 2 : 8;
+
+		if ((nv = realloc(e->by, ncap * sizeof(*nv))) == NULL)
+			return -1;
+		e->by = nv;
+		e->cap_by = ncap;
+	}
+	memset(&e->by[e->n_by], 0, sizeof(e->by[0]));
+	textf(e->by[e->n_by].responder, sizeof(e->by[0].responder), "%s", url);
+	textf(e->by[e->n_by].outcome, sizeof(e->by[0].outcome), "%s", outcome);
+	e->by[e->n_by++].count = 1;
+	return 0;
+}
+
 static enum cm_status
 engine_check(struct engine *e, struct job *jobs, size_t n, int periodic,
     struct cm_err *err)
@@ -315,6 +346,7 @@ engine_check(struct engine *e, struct job *jobs, size_t n, int periodic,
 	enum cm_status rc = CM_OK;
 	const char *url;
 	size_t nf = 0;
+	int sent;
 
 	if (n == 0)
 		goto out;
@@ -369,8 +401,9 @@ engine_check(struct engine *e, struct job *jobs, size_t n, int periodic,
 
 		/* a refused URL (scheme, allow-list) or a responder found down
 		 * sent nothing */
-		if (fj[i].status != CM_ERR_INVALID && fj[i].status !=
-		    CM_ERR_CONFLICT && !j->not_sent)
+		sent = fj[i].status != CM_ERR_INVALID && fj[i].status !=
+		    CM_ERR_CONFLICT && !j->not_sent;
+		if (sent)
 			e->ocsp_requests++;
 		if (fj[i].status != CM_OK)
 			cm_ocsp_result_error(&ores, "fetch: %s", fj[i].err.msg);
@@ -378,6 +411,10 @@ engine_check(struct engine *e, struct job *jobs, size_t n, int periodic,
 			cm_ocsp_validate(e->octx, &j->req, fj[i].resp.body,
 			    fj[i].resp.len, j->cert, j->issuer, &e->oo, e->now,
 			    &ores);
+		if (sent && count_request(e, j->url, ores.status) != 0) {
+			rc = cm_err_set(err, CM_ERR_NOMEM, "out of memory");
+			goto out;
+		}
 		rec_from_ocsp(e, &j->rec, &ores);
 		if (ores.status != CM_REV_ERROR)
 			j->answered = 1;
@@ -578,6 +615,9 @@ cm_revocation_report_free(struct cm_revocation_report *rep)
 	free(rep->v);
 	rep->v = NULL;
 	rep->n = 0;
+	free(rep->requests_by);
+	rep->requests_by = NULL;
+	rep->n_requests_by = 0;
 }
 
 static int
@@ -886,6 +926,10 @@ cm_revocation_run(struct cm_store *st, cm_time now, const char *actor,
 	if ((rc = engine_check(&e, jobs, njobs, 1, err)) != CM_OK)
 		goto out;
 	rep->requests = engine_requests(&e);
+	rep->requests_by = e.by;         /* the report owns them now */
+	rep->n_requests_by = e.n_by;
+	e.by = NULL;
+	e.n_by = e.cap_by = 0;
 
 	if ((rc = cm_store_begin(st, err)) != CM_OK)
 		goto out;

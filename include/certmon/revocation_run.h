@@ -51,9 +51,19 @@ struct cm_rev_result {
 	enum cm_rev_keep kept;          /* what the store did with the answer */
 };
 
+/* OCSP requests of one run to one responder that ended one way. */
+struct cm_rev_request_count {
+	char responder[CM_REV_URI_MAX]; /* the request URL */
+	char outcome[12];               /* good, revoked, unknown, error */
+	size_t count;
+};
+
 struct cm_revocation_report {
 	struct cm_rev_result *v;
 	size_t n;
+	struct cm_rev_request_count *requests_by;  /* OCSP requests sent, by
+						    * responder and outcome */
+	size_t n_requests_by;
 	size_t checked;                 /* certificates answered */
 	size_t from_cache;              /* ... by a stored answer */
 	size_t requests;                /* HTTP requests sent (OCSP and CRL) */

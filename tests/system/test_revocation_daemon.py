@@ -8,7 +8,8 @@ import subprocess
 
 import pytest
 
-from daemon import DAY, HOUR, MIN, SEC, Certmond, ts, utcnow, wait_for
+from daemon import (DAY, HOUR, MIN, SEC, Certmond, parse_metrics,
+                    promtool_check, ts, utcnow, wait_for)
 from ocsp_pki import OcspPki, Silent
 
 SID = "revocation-check"
@@ -134,6 +135,15 @@ def test_api_settings_run_and_upload(tmp_path, env, T):
         doc = d.api("POST", f"/services/{SID}/run", expect=200)
         assert (doc["checked"], doc["requests"]) == (1, 1), doc
         assert doc["results"][0]["status"] == "good"
+        # the request is counted in /metrics by responder and outcome
+        text = d.metrics()
+        promtool_check(text)
+        ocsp = [(l["responder"], l["outcome"], v)
+                for n, l, v in parse_metrics(text)
+                if n == "certmon_ocsp_requests_total"]
+        assert ocsp == [(f"http://127.0.0.1:{pki.aia_port}/", "good", 1.0)], ocsp
+        assert ("certmon_revocation_runs_total", {}, 1.0) in \
+            parse_metrics(text)
         assert ts(doc["next_run"]) == T + DAY
         assert d.last_run(SID) == T
 
