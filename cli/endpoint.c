@@ -113,22 +113,14 @@ list_one(const struct cm_endpoint *ep, void *arg)
 static int
 endpoint_list(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
 	static const char *const headers[] = {"NAME", "ADDRESS", "VERDICT",
 	    "LEAF CN", "NOT AFTER", "LAST CHECK", "NEXT CHECK", "REASON"};
 	struct cm_err err = {CM_OK, ""};
 	struct listing l;
-	int o;
 
 	memset(&l, 0, sizeof(l));
-	cli_getopt_reset();
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (o != 'j')
-			return cli_usage(c, "endpoint list [--json]", "unknown option "
-			    "'%s'", argv[optind - 1]);
-		c->json = 1;
-	}
+	if (cli_json_only(c, argc, argv, "endpoint list [--json]") != 0)
+		return EXIT_USAGE;
 	if (optind != argc)
 		return cli_usage(c, "endpoint list [--json]", "unexpected argument "
 		    "'%s'", argv[optind]);

@@ -26,20 +26,12 @@ settings_json(const struct cm_monitor_settings *s)
 static int
 monitor_show(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
 	struct cm_monitor_settings s;
 	struct cm_err err = {CM_OK, ""};
 	char f[24], cap[24], give[24];
-	int o;
 
-	cli_getopt_reset();
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (o != 'j')
-			return cli_usage(c, "monitor show [--json]", "unknown option "
-			    "'%s'", argv[optind - 1]);
-		c->json = 1;
-	}
+	if (cli_json_only(c, argc, argv, "monitor show [--json]") != 0)
+		return EXIT_USAGE;
 	if (cli_store(c) == NULL)
 		return EXIT_FAIL;
 	if (cm_monitor_settings_load(c->store, &s, &err) != CM_OK)
@@ -242,21 +234,13 @@ monitor_run(struct cli *c, int argc, char **argv)
 static int
 monitor_status(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
 	struct cm_monitor_status ms;
 	struct cm_err err = {CM_OK, ""};
 	char a[CM_TIME_TEXT_LEN], b[CM_TIME_TEXT_LEN], d[CM_TIME_TEXT_LEN];
 	char why[200];
-	int o;
 
-	cli_getopt_reset();
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (o != 'j')
-			return cli_usage(c, "monitor status [--json]", "unknown option "
-			    "'%s'", argv[optind - 1]);
-		c->json = 1;
-	}
+	if (cli_json_only(c, argc, argv, "monitor status [--json]") != 0)
+		return EXIT_USAGE;
 	if (cli_store(c) == NULL)
 		return EXIT_FAIL;
 	if (cm_monitor_status(c->store, c->now, &ms, &err) != CM_OK)

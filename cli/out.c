@@ -137,6 +137,23 @@ cli_opt_copy(struct cli *c, char *dst, size_t len, const char *opt,
 	return 0;
 }
 
+int
+cli_json_only(struct cli *c, int argc, char **argv, const char *usage)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+	int o;
+
+	cli_getopt_reset();
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 'j')
+			return cli_usage(c, usage, "unknown option '%s'",
+			    argv[optind - 1]);
+		c->json = 1;
+	}
+	return 0;
+}
+
 void
 cli_getopt_reset(void)
 {

@@ -95,19 +95,11 @@ print_revocation(const struct cm_revocation_settings *s)
 static int
 revocation_show(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
 	struct cm_revocation_settings s;
 	struct cm_err err = {CM_OK, ""};
-	int o;
 
-	cli_getopt_reset();
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (o != 'j')
-			return cli_usage(c, "revocation show [--json]", "unknown "
-			    "option '%s'", argv[optind - 1]);
-		c->json = 1;
-	}
+	if (cli_json_only(c, argc, argv, "revocation show [--json]") != 0)
+		return EXIT_USAGE;
 	if (optind != argc)
 		return cli_usage(c, "revocation show [--json]", "unexpected "
 		    "argument '%s'", argv[optind]);
@@ -346,19 +338,11 @@ print_params(const struct cm_params_settings *s)
 static int
 params_show(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
 	struct cm_params_settings s;
 	struct cm_err err = {CM_OK, ""};
-	int o;
 
-	cli_getopt_reset();
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (o != 'j')
-			return cli_usage(c, "params show [--json]", "unknown option "
-			    "'%s'", argv[optind - 1]);
-		c->json = 1;
-	}
+	if (cli_json_only(c, argc, argv, "params show [--json]") != 0)
+		return EXIT_USAGE;
 	if (optind != argc)
 		return cli_usage(c, "params show [--json]", "unexpected argument "
 		    "'%s'", argv[optind]);

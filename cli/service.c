@@ -8,8 +8,6 @@
 static int
 service_list(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
 	static const char *const hdr[] = {"SERVICE", "STATE", "LAST (RE)START",
 	    "LAST RUN", "NEXT RUN"};
 	static const char *const names[] = {CM_SERVICE_EXPIRY,
@@ -17,15 +15,9 @@ service_list(struct cli *c, int argc, char **argv)
 	struct cm_err err = {CM_OK, ""};
 	struct table *t = NULL;
 	json_t *arr = NULL;
-	int o;
 
-	cli_getopt_reset();
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (o != 'j')
-			return cli_usage(c, "service list [--json]", "unknown option "
-			    "'%s'", argv[optind - 1]);
-		c->json = 1;
-	}
+	if (cli_json_only(c, argc, argv, "service list [--json]") != 0)
+		return EXIT_USAGE;
 	if (cli_store(c) == NULL)
 		return EXIT_FAIL;
 	if (c->json)

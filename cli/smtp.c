@@ -22,19 +22,11 @@ smtp_json(const struct cm_smtp_settings *s)
 static int
 smtp_show(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
 	struct cm_smtp_settings s;
 	struct cm_err err = {CM_OK, ""};
-	int o;
 
-	cli_getopt_reset();
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (o != 'j')
-			return cli_usage(c, "smtp show [--json]", "unknown option '%s'",
-			    argv[optind - 1]);
-		c->json = 1;
-	}
+	if (cli_json_only(c, argc, argv, "smtp show [--json]") != 0)
+		return EXIT_USAGE;
 	if (cli_store(c) == NULL)
 		return EXIT_FAIL;
 	if (cm_smtp_settings_load(c->store, &s, &err) != CM_OK)

@@ -8,19 +8,11 @@
 static int
 token_add(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
 	struct cm_err err = {CM_OK, ""};
 	char secret[CM_TOKEN_LEN], hash[CM_FP_HEX_LEN];
-	int o;
 
-	cli_getopt_reset();
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (o != 'j')
-			return cli_usage(c, "token add NAME [--json]", "unknown option "
-			    "'%s'", argv[optind - 1]);
-		c->json = 1;
-	}
+	if (cli_json_only(c, argc, argv, "token add NAME [--json]") != 0)
+		return EXIT_USAGE;
 	if (optind != argc - 1)
 		return cli_usage(c, "token add NAME [--json]", "one name is needed");
 	if (cli_store(c) == NULL)
@@ -56,19 +48,11 @@ print_token(const char *name, cm_time created_at, void *arg)
 static int
 token_list(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
 	struct cm_err err = {CM_OK, ""};
 	json_t *arr = NULL;
-	int o;
 
-	cli_getopt_reset();
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (o != 'j')
-			return cli_usage(c, "token list [--json]", "unknown option "
-			    "'%s'", argv[optind - 1]);
-		c->json = 1;
-	}
+	if (cli_json_only(c, argc, argv, "token list [--json]") != 0)
+		return EXIT_USAGE;
 	if (cli_store(c) == NULL)
 		return EXIT_FAIL;
 	if (c->json)
