@@ -476,100 +476,24 @@ units(struct request *r, const char *name)
 
 /* ---- settings ------------------------------------------------------------ */
 
-static json_t *
-monitor_json(const struct cm_monitor_settings *s)
-{
-	char f[24], cap[24], give[24];
-
-	return json_pack("{s:i, s:s, s:b, s:b, s:o, s:s, s:s}",
-	    "start_days", s->start_days,
-	    "frequency", cm_duration_format(s->frequency, f, sizeof(f)),
-	    "email", s->email_enabled, "lsc", s->lsc_enabled,
-	    "emails", cm_json_str(s->emails),
-	    "retry_cap", cm_duration_format(s->retry_cap, cap, sizeof(cap)),
-	    "give_up_after", cm_duration_format(s->give_up_after, give,
-	    sizeof(give)));
-}
-
-/* Reads an optional duration field; -1 after setting err. */
-static int
-json_duration(json_t *body, const char *key, int64_t *out, struct cm_err *err)
-{
-	json_t *v = json_object_get(body, key);
-
-	if (v == NULL)
-		return 0;
-	if (!json_is_string(v) || cm_duration_parse(json_string_value(v), out)
-	    != 0) {
-		cm_err_set(err, CM_ERR_INVALID, "\"%s\" must be a duration like "
-		    "\"12h\" or \"1d\"", key);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-json_bool(json_t *body, const char *key, int *out, struct cm_err *err)
-{
-	json_t *v = json_object_get(body, key);
-
-	if (v == NULL)
-		return 0;
-	if (!json_is_boolean(v)) {
-		cm_err_set(err, CM_ERR_INVALID, "\"%s\" must be true or false", key);
-		return -1;
-	}
-	*out = json_is_true(v);
-	return 0;
-}
-
-static int
-json_text(json_t *body, const char *key, char *out, size_t len,
-    struct cm_err *err)
-{
-	json_t *v = json_object_get(body, key);
-
-	if (v == NULL)
-		return 0;
-	if (!json_is_string(v) || strlen(json_string_value(v)) >= len) {
-		cm_err_set(err, CM_ERR_INVALID, "\"%s\" must be a string of at most "
-		    "%zu bytes", key, len - 1);
-		return -1;
-	}
-	snprintf(out, len, "%s", json_string_value(v));
-	return 0;
-}
-
 static enum MHD_Result
 settings_monitor(struct request *r)
 {
 	struct cm_monitor_settings s;
 	struct cm_err err = {CM_OK, ""};
 	enum MHD_Result ret;
-	json_t *body, *v;
+	json_t *body;
 
 	if (cm_monitor_settings_load(r->d->st, &s, &err) != CM_OK)
 		return reply_err(r, &err);
 	if (strcmp(r->method, "GET") == 0)
 		return reply_json(r, 200, json_pack("{s:s, s:o}", "status", "ok",
-		    "monitor", monitor_json(&s)));
+		    "monitor", cm_monitor_settings_json(&s)));
 	if (strcmp(r->method, "PUT") != 0)
 		return reply_method(r, "GET, PUT");
 	if ((body = body_json(r, &ret)) == NULL)
 		return ret;
-	v = json_object_get(body, "start_days");
-	if (v != NULL && !json_is_integer(v))
-		cm_err_set(&err, CM_ERR_INVALID, "\"start_days\" must be a number");
-	else if (v != NULL)
-		s.start_days = json_integer_value(v) < 0 ||
-		    json_integer_value(v) > 100000 ? 0 : (int)json_integer_value(v);
-	if (err.code == CM_OK &&
-	    json_duration(body, "frequency", &s.frequency, &err) == 0 &&
-	    json_bool(body, "email", &s.email_enabled, &err) == 0 &&
-	    json_bool(body, "lsc", &s.lsc_enabled, &err) == 0 &&
-	    json_text(body, "emails", s.emails, sizeof(s.emails), &err) == 0 &&
-	    json_duration(body, "retry_cap", &s.retry_cap, &err) == 0 &&
-	    json_duration(body, "give_up_after", &s.give_up_after, &err) == 0)
+	if (cm_monitor_settings_from_json(body, &s, &err) == CM_OK)
 		cm_monitor_settings_save(r->d->st, &s, actor(r), daemon_now(r->d),
 		    &err);
 	json_decref(body);
@@ -577,17 +501,7 @@ settings_monitor(struct request *r)
 	    cm_monitor_settings_load(r->d->st, &s, &err) != CM_OK)
 		return reply_err(r, &err);
 	return reply_json(r, 200, json_pack("{s:s, s:o}", "status", "ok",
-	    "monitor", monitor_json(&s)));
-}
-
-static json_t *
-smtp_json(const struct cm_smtp_settings *s)
-{
-	return json_pack("{s:o, s:i, s:s, s:o, s:b, s:o, s:o}",
-	    "host", cm_json_str(s->host), "port", s->port,
-	    "tls", cm_smtp_tls_name(s->tls), "user", cm_json_str(s->user),
-	    "password_set", s->password[0] != '\0', "from", cm_json_str(s->from),
-	    "ca_file", cm_json_str(s->ca_file));
+	    "monitor", cm_monitor_settings_json(&s)));
 }
 
 static enum MHD_Result
@@ -596,44 +510,26 @@ settings_smtp(struct request *r)
 	struct cm_smtp_settings s;
 	struct cm_err err = {CM_OK, ""};
 	enum MHD_Result ret;
-	char tls[16] = "";
-	json_t *body, *v;
+	json_t *body;
 
 	if (cm_smtp_settings_load(r->d->st, &s, &err) != CM_OK)
 		return reply_err(r, &err);
 	if (strcmp(r->method, "GET") == 0)
 		return reply_json(r, 200, json_pack("{s:s, s:o}", "status", "ok",
-		    "smtp", smtp_json(&s)));
+		    "smtp", cm_smtp_settings_json(&s)));
 	if (strcmp(r->method, "PUT") != 0)
 		return reply_method(r, "GET, PUT");
 	if ((body = body_json(r, &ret)) == NULL)
 		return ret;
-	v = json_object_get(body, "port");
-	if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 0 ||
-	    json_integer_value(v) > 65535))
-		cm_err_set(&err, CM_ERR_INVALID, "\"port\" must be 0-65535");
-	else if (v != NULL)
-		s.port = (int)json_integer_value(v);
-	if (err.code == CM_OK &&
-	    json_text(body, "host", s.host, sizeof(s.host), &err) == 0 &&
-	    json_text(body, "tls", tls, sizeof(tls), &err) == 0 &&
-	    json_text(body, "user", s.user, sizeof(s.user), &err) == 0 &&
-	    json_text(body, "password", s.password, sizeof(s.password), &err) ==
-	    0 && json_text(body, "from", s.from, sizeof(s.from), &err) == 0 &&
-	    json_text(body, "ca_file", s.ca_file, sizeof(s.ca_file), &err) == 0) {
-		if (tls[0] != '\0' && cm_smtp_tls_parse(tls, &s.tls) != 0)
-			cm_err_set(&err, CM_ERR_INVALID, "\"tls\" must be none, "
-			    "starttls or tls");
-		else
-			cm_smtp_settings_save(r->d->st, &s, actor(r), daemon_now(r->d),
-			    &err);
-	}
+	if (cm_smtp_settings_from_json(body, &s, &err) == CM_OK)
+		cm_smtp_settings_save(r->d->st, &s, actor(r), daemon_now(r->d),
+		    &err);
 	json_decref(body);
 	if (err.code != CM_OK ||
 	    cm_smtp_settings_load(r->d->st, &s, &err) != CM_OK)
 		return reply_err(r, &err);
 	return reply_json(r, 200, json_pack("{s:s, s:o}", "status", "ok", "smtp",
-	    smtp_json(&s)));
+	    cm_smtp_settings_json(&s)));
 }
 
 /* The Certificate Revocation settings and the Enterprise Parameters:

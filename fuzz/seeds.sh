@@ -47,11 +47,15 @@ if [ -x fuzz/build/fuzz_crl ]; then
 	echo "fuzz/corpus/crl: $(ls fuzz/corpus/crl | wc -l) seeds"
 fi
 
-# fuzz_api: JSON bodies of PUT /api/v1/settings/revocation and /enterprise.
+# fuzz_api: JSON bodies of PUT /api/v1/settings/revocation, /enterprise,
+# /monitor and /smtp.
 mkdir -p fuzz/corpus/api
 printf '%s' '{"ocsp":true,"uri_source":"configured","uri":"http://127.0.0.1:9/ocsp","every":"12h"}' > fuzz/corpus/api/revocation
 printf '%s' '{"crl":true,"crl_uris":["http://crl.example/ca.crl"],"allow_hosts":["ocsp.example.com"],"skew":"5m","timeout":5}' > fuzz/corpus/api/crl
 printf '%s' '{"cert_validity_check":true,"validity_check_frequency":"6h","common_criteria":true}' > fuzz/corpus/api/params
 # found by fuzzing: list entries with spaces round-trip only once normalised
 printf '%s' '{"cr":true,"crl_uris":[":/?m"],"allow_hosts":["------------ocspzexam9cr "],"x":8}' > fuzz/corpus/api/lists
-echo "fuzz/corpus/api: 4 seeds"
+printf '%s' '{"start_days":45,"frequency":"12h","email":true,"lsc":false,"emails":"ops@example.com; pki@example.org","retry_cap":"2h","give_up_after":"3d"}' > fuzz/corpus/api/monitor
+printf '%s' '{"host":"smtp.example.com","port":587,"tls":"starttls","user":"certmon","password":"hunter2-secret","from":"certmon@example.com","ca_file":"/etc/ssl/certs/ca.pem"}' > fuzz/corpus/api/smtp
+printf '%s' '{"host":"127.0.0.1","port":2525,"tls":"none","from":"certmon@[192.0.2.1]"}' > fuzz/corpus/api/smtp-plain
+echo "fuzz/corpus/api: 7 seeds"

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "certmon/json.h"
 #include "certmon/settings.h"
 
 /* ---- generic key/value helpers -------------------------------------------- */
@@ -215,6 +216,102 @@ cm_monitor_settings_save(struct cm_store *st,
 	return cm_store_settings_set(st, c.keys, c.vals, c.n, actor, now, err);
 }
 
+/* ---- JSON (the REST API's bodies and answers) ----------------------------- */
+
+/* Reads an optional duration field ("12h", "1d"); -1 after setting err. */
+static int
+js_duration(json_t *o, const char *key, int64_t *out, struct cm_err *err)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_string(v) || cm_duration_parse(json_string_value(v), out)
+	    != 0) {
+		cm_err_set(err, CM_ERR_INVALID, "\"%s\" must be a duration like "
+		    "\"12h\" or \"1d\"", key);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads an optional boolean field; -1 after setting err. */
+static int
+js_bool(json_t *o, const char *key, int *out, struct cm_err *err)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_boolean(v)) {
+		cm_err_set(err, CM_ERR_INVALID, "\"%s\" must be true or false", key);
+		return -1;
+	}
+	*out = json_is_true(v);
+	return 0;
+}
+
+/* Reads an optional string field into out (len bytes with its NUL); -1
+ * after setting err when it is not a string or too long. */
+static int
+js_text(json_t *o, const char *key, char *out, size_t len,
+    struct cm_err *err)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_string(v) || strlen(json_string_value(v)) >= len) {
+		cm_err_set(err, CM_ERR_INVALID, "\"%s\" must be a string of at most "
+		    "%zu bytes", key, len - 1);
+		return -1;
+	}
+	snprintf(out, len, "%s", json_string_value(v));
+	return 0;
+}
+
+json_t *
+cm_monitor_settings_json(const struct cm_monitor_settings *s)
+{
+	char f[24], cap[24], give[24];
+
+	return json_pack("{s:i, s:s, s:b, s:b, s:o, s:s, s:s}",
+	    "start_days", s->start_days,
+	    "frequency", cm_duration_format(s->frequency, f, sizeof(f)),
+	    "email", s->email_enabled, "lsc", s->lsc_enabled,
+	    "emails", cm_json_str(s->emails),
+	    "retry_cap", cm_duration_format(s->retry_cap, cap, sizeof(cap)),
+	    "give_up_after", cm_duration_format(s->give_up_after, give,
+	    sizeof(give)));
+}
+
+enum cm_status
+cm_monitor_settings_from_json(json_t *o, struct cm_monitor_settings *s,
+    struct cm_err *err)
+{
+	json_t *v;
+
+	if (!json_is_object(o))
+		return cm_err_set(err, CM_ERR_INVALID, "the body must be a JSON "
+		    "object");
+	v = json_object_get(o, "start_days");
+	if (v != NULL && !json_is_integer(v))
+		return cm_err_set(err, CM_ERR_INVALID, "\"start_days\" must be a "
+		    "number");
+	/* out of any sane range: 0, which validation refuses by name */
+	if (v != NULL)
+		s->start_days = json_integer_value(v) < 0 ||
+		    json_integer_value(v) > 100000 ? 0 : (int)json_integer_value(v);
+	if (js_duration(o, "frequency", &s->frequency, err) != 0 ||
+	    js_bool(o, "email", &s->email_enabled, err) != 0 ||
+	    js_bool(o, "lsc", &s->lsc_enabled, err) != 0 ||
+	    js_text(o, "emails", s->emails, sizeof(s->emails), err) != 0 ||
+	    js_duration(o, "retry_cap", &s->retry_cap, err) != 0 ||
+	    js_duration(o, "give_up_after", &s->give_up_after, err) != 0)
+		return err != NULL ? err->code : CM_ERR_INVALID;
+	return CM_OK;
+}
+
 /* ---- SMTP ----------------------------------------------------------------- */
 
 static const char *const tls_names[] = {"none", "starttls", "tls"};
@@ -343,6 +440,46 @@ cm_smtp_settings_config(const struct cm_smtp_settings *s,
 	cfg->from = s->from;
 	cfg->ca_file = s->ca_file[0] ? s->ca_file : NULL;
 	cfg->timeout_ms = 30000;
+}
+
+json_t *
+cm_smtp_settings_json(const struct cm_smtp_settings *s)
+{
+	/* the password never leaves: only whether one is set */
+	return json_pack("{s:o, s:i, s:s, s:o, s:b, s:o, s:o}",
+	    "host", cm_json_str(s->host), "port", s->port,
+	    "tls", cm_smtp_tls_name(s->tls), "user", cm_json_str(s->user),
+	    "password_set", s->password[0] != '\0', "from", cm_json_str(s->from),
+	    "ca_file", cm_json_str(s->ca_file));
+}
+
+enum cm_status
+cm_smtp_settings_from_json(json_t *o, struct cm_smtp_settings *s,
+    struct cm_err *err)
+{
+	char tls[16] = "";
+	json_t *v;
+
+	if (!json_is_object(o))
+		return cm_err_set(err, CM_ERR_INVALID, "the body must be a JSON "
+		    "object");
+	v = json_object_get(o, "port");
+	if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > 65535))
+		return cm_err_set(err, CM_ERR_INVALID, "\"port\" must be 0-65535");
+	if (v != NULL)
+		s->port = (int)json_integer_value(v);
+	if (js_text(o, "host", s->host, sizeof(s->host), err) != 0 ||
+	    js_text(o, "tls", tls, sizeof(tls), err) != 0 ||
+	    js_text(o, "user", s->user, sizeof(s->user), err) != 0 ||
+	    js_text(o, "password", s->password, sizeof(s->password), err) != 0 ||
+	    js_text(o, "from", s->from, sizeof(s->from), err) != 0 ||
+	    js_text(o, "ca_file", s->ca_file, sizeof(s->ca_file), err) != 0)
+		return err != NULL ? err->code : CM_ERR_INVALID;
+	if (tls[0] != '\0' && cm_smtp_tls_parse(tls, &s->tls) != 0)
+		return cm_err_set(err, CM_ERR_INVALID, "\"tls\" must be none, "
+		    "starttls or tls");
+	return CM_OK;
 }
 
 /* ---- Certificate Revocation and Enterprise Parameters --------------------- */

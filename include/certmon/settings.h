@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "certmon/err.h"
 #include "certmon/mail.h"
 #include "certmon/store.h"
@@ -46,6 +48,20 @@ enum cm_status cm_monitor_settings_save(struct cm_store *st,
     const struct cm_monitor_settings *s, const char *actor, cm_time now,
     struct cm_err *err);
 
+/* Returns the settings as an object (the REST API's and `certmon monitor
+ * show --json`'s shape): start_days, frequency ("1d"), email, lsc, emails,
+ * retry_cap ("1h"), give_up_after ("7d"). Caller owns the reference; NULL
+ * when out of memory. */
+json_t *cm_monitor_settings_json(const struct cm_monitor_settings *s);
+
+/* Applies the fields present in obj (the shape above; durations as "12h" or
+ * "1d" text, a start_days out of 0-100000 becomes 0) to *s. CM_ERR_INVALID
+ * naming the field when one has the wrong type or form (*s may then be
+ * partly changed); other keys are ignored. Validation of the values is
+ * cm_monitor_settings_check's. */
+enum cm_status cm_monitor_settings_from_json(json_t *obj,
+    struct cm_monitor_settings *s, struct cm_err *err);
+
 /* SMTP server for notifications. */
 struct cm_smtp_settings {
 	char host[256];
@@ -72,6 +88,20 @@ enum cm_status cm_smtp_settings_check(const struct cm_smtp_settings *s,
 enum cm_status cm_smtp_settings_save(struct cm_store *st,
     const struct cm_smtp_settings *s, const char *actor, cm_time now,
     struct cm_err *err);
+
+/* Returns the settings as an object: host, port, tls ("starttls"), user,
+ * password_set (a boolean: the password itself is never in it), from,
+ * ca_file. Caller owns the reference; NULL when out of memory. */
+json_t *cm_smtp_settings_json(const struct cm_smtp_settings *s);
+
+/* Applies the fields present in obj (the shape above, with "password" as a
+ * string to set it; "password_set" is ignored) to *s. CM_ERR_INVALID
+ * naming the field when one has the wrong type, is too long, a port outside
+ * 0-65535 or a tls other than none, starttls or tls (*s may then be partly
+ * changed); other keys are ignored. Validation is
+ * cm_smtp_settings_check's. */
+enum cm_status cm_smtp_settings_from_json(json_t *obj,
+    struct cm_smtp_settings *s, struct cm_err *err);
 
 /* Points cfg at the fields of s (valid while s lives). */
 void cm_smtp_settings_config(const struct cm_smtp_settings *s,
