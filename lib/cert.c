@@ -62,63 +62,6 @@ struct parse_ctx {
 static const char hexdig_lower[] = "0123456789abcdef";
 static const char hexdig_upper[] = "0123456789ABCDEF";
 
-/* ---- a light certificate decoder ------------------------------------------
- *
- * d2i_X509 of OpenSSL 3.0 loads every public key through the provider
- * decoders: about 100 us a certificate, most of a parse, behind global
- * locks. These templates are X509's own (crypto/x509/x_x509.c) with the
- * SubjectPublicKeyInfo kept as its two fields, so they accept the same
- * bytes; the key is then looked at only as far as its type and size need.
- * (The ASN.1 template macros need typedef'd names.)
- */
-typedef struct {
-	X509_ALGOR *algor;
-	ASN1_BIT_STRING *public_key;
-} CM_SPKI;
-
-ASN1_SEQUENCE(CM_SPKI) = {
-	ASN1_SIMPLE(CM_SPKI, algor, X509_ALGOR),
-	ASN1_SIMPLE(CM_SPKI, public_key, ASN1_BIT_STRING)
-} static_ASN1_SEQUENCE_END(CM_SPKI)
-
-typedef struct {
-	ASN1_INTEGER *version;
-	ASN1_INTEGER *serial;
-	X509_ALGOR *signature;
-	X509_NAME *issuer;
-	X509_VAL *validity;
-	X509_NAME *subject;
-	CM_SPKI *key;
-	ASN1_BIT_STRING *issuer_uid;
-	ASN1_BIT_STRING *subject_uid;
-	STACK_OF(X509_EXTENSION) *extensions;
-} CM_TBS;
-
-ASN1_SEQUENCE(CM_TBS) = {
-	ASN1_EXP_OPT(CM_TBS, version, ASN1_INTEGER, 0),
-	ASN1_SIMPLE(CM_TBS, serial, ASN1_INTEGER),
-	ASN1_SIMPLE(CM_TBS, signature, X509_ALGOR),
-	ASN1_SIMPLE(CM_TBS, issuer, X509_NAME),
-	ASN1_SIMPLE(CM_TBS, validity, X509_VAL),
-	ASN1_SIMPLE(CM_TBS, subject, X509_NAME),
-	ASN1_SIMPLE(CM_TBS, key, CM_SPKI),
-	ASN1_IMP_OPT(CM_TBS, issuer_uid, ASN1_BIT_STRING, 1),
-	ASN1_IMP_OPT(CM_TBS, subject_uid, ASN1_BIT_STRING, 2),
-	ASN1_EXP_SEQUENCE_OF_OPT(CM_TBS, extensions, X509_EXTENSION, 3)
-} static_ASN1_SEQUENCE_END(CM_TBS)
-
-typedef struct {
-	CM_TBS *tbs;
-	X509_ALGOR *sig_alg;
-	ASN1_BIT_STRING *signature;
-} CM_X509;
-
-ASN1_SEQUENCE(CM_X509) = {
-	ASN1_SIMPLE(CM_X509, tbs, CM_TBS),
-	ASN1_SIMPLE(CM_X509, sig_alg, X509_ALGOR),
-	ASN1_SIMPLE(CM_X509, signature, ASN1_BIT_STRING)
-} static_ASN1_SEQUENCE_END(CM_X509)
-
 typedef struct {                /* RFC 8017 RSAPublicKey */
 	ASN1_INTEGER *n;
 	ASN1_INTEGER *e;
@@ -144,28 +87,6 @@ static const struct {
 	{ NID_brainpoolP384r1, 384 },
 	{ NID_brainpoolP512r1, 512 },
 };
-
-/* Decodes the certificate at the start of buf; *used is its length. */
-static CM_X509 *
-lite_d2i(const unsigned char *buf, size_t len, size_t *used)
-{
-	const unsigned char *p = buf;
-	CM_X509 *x;
-
-	if (len > LONG_MAX)
-		return NULL;
-	x = (CM_X509 *)ASN1_item_d2i(NULL, &p, (long)len,
-	    ASN1_ITEM_rptr(CM_X509));
-	if (x != NULL)
-		*used = (size_t)(p - buf);
-	return x;
-}
-
-static void
-lite_free(CM_X509 *x)
-{
-	ASN1_item_free((ASN1_VALUE *)x, ASN1_ITEM_rptr(CM_X509));
-}
 
 /* Sets *c->err to "<name>: <message>" and returns code. */
 static enum cm_status fail(struct parse_ctx *c, enum cm_status code,
@@ -720,7 +641,7 @@ key_slow(const CM_SPKI *k, struct cm_cert *cert)
 	char *oid = NULL;
 	int n, id;
 
-	n = ASN1_item_i2d((const ASN1_VALUE *)k, &der, ASN1_ITEM_rptr(CM_SPKI));
+	n = cm_x509_spki_i2d(k, &der);
 	if (n > 0) {
 		p = der;
 		pk = d2i_PUBKEY(NULL, &p, n);
@@ -872,12 +793,12 @@ add_x509(struct parse_ctx *c, X509 *x509)
 
 	if ((n = i2d_X509(x509, &der)) <= 0)
 		st = fail(c, CM_ERR_INVALID, "cannot encode a certificate");
-	else if ((x = lite_d2i(der, (size_t)n, &used)) == NULL ||
+	else if ((x = cm_x509_light_d2i(der, (size_t)n, &used)) == NULL ||
 	    used != (size_t)n)
 		st = fail(c, CM_ERR_INVALID, "malformed certificate");
 	else
 		st = add_cert(c, x, der, (size_t)n);
-	lite_free(x);
+	cm_x509_light_free(x);
 	OPENSSL_free(der);
 	return st;
 }
@@ -1229,7 +1150,7 @@ parse_der(struct parse_ctx *c, const unsigned char *buf, size_t len,
 	*recognised = 1;
 	/* Each failed attempt's errors are dropped (ERR marks). */
 	ERR_set_mark();
-	if ((x = lite_d2i(buf, len, &used)) != NULL) {
+	if ((x = cm_x509_light_d2i(buf, len, &used)) != NULL) {
 		ERR_clear_last_mark();
 		if (used != len)
 			st = fail(c, CM_ERR_INVALID, "trailing garbage after the "
@@ -1268,7 +1189,7 @@ parse_der(struct parse_ctx *c, const unsigned char *buf, size_t len,
 	ERR_pop_to_mark();
 	*recognised = 0;
 out:
-	lite_free(x);
+	cm_x509_light_free(x);
 	PKCS7_free(p7);
 	PKCS12_free(p12);
 	return st;
@@ -1320,7 +1241,7 @@ parse_pem(struct parse_ctx *c, const unsigned char *buf, size_t len)
 			int trusted = strcmp(type, PEM_STRING_X509_TRUSTED) == 0;
 
 			/* Trusted: the certificate, then its trust data. */
-			if ((x = lite_d2i(data, (size_t)dlen, &cert_len)) != NULL)
+			if ((x = cm_x509_light_d2i(data, (size_t)dlen, &cert_len)) != NULL)
 				used = cert_len;
 			if (x != NULL && trusted && used < (size_t)dlen) {
 				p = data + used;
@@ -1339,7 +1260,7 @@ parse_pem(struct parse_ctx *c, const unsigned char *buf, size_t len)
 			}
 			if ((st = add_cert(c, x, data, cert_len)) != CM_OK)
 				goto out;
-			lite_free(x);
+			cm_x509_light_free(x);
 			x = NULL;
 		} else if (strcmp(type, PEM_STRING_PKCS7) == 0 ||
 		    strcmp(type, PEM_STRING_PKCS7_SIGNED) == 0 ||
@@ -1367,7 +1288,7 @@ parse_pem(struct parse_ctx *c, const unsigned char *buf, size_t len)
 		st = fail(c, CM_ERR_INVALID, "no certificate in the PEM data%s",
 		    c->list.had_private_key ? " (only a private key)" : "");
 out:
-	lite_free(x);
+	cm_x509_light_free(x);
 	PKCS7_free(p7);
 	OPENSSL_secure_free(type);
 	OPENSSL_secure_free(header);
@@ -1576,7 +1497,7 @@ cm_cert_from_der(const unsigned char *der, size_t len, struct cm_cert **out,
 		st = cm_err_set(err, CM_ERR_INVALID, "certificate: no DER data");
 		goto out;
 	}
-	if ((x = lite_d2i(der, len, &used)) == NULL) {
+	if ((x = cm_x509_light_d2i(der, len, &used)) == NULL) {
 		st = cm_err_set(err, CM_ERR_INVALID, "certificate: not a DER "
 		    "certificate (%s)", ossl_reason());
 		goto out;
@@ -1596,7 +1517,7 @@ cm_cert_from_der(const unsigned char *der, size_t len, struct cm_cert **out,
 		cm_err_set(err, st, "certificate: %s", why ? why :
 		    "out of memory");
 out:
-	lite_free(x);
+	cm_x509_light_free(x);
 	BIO_free(scratch);
 	ERR_pop_to_mark();
 	return st;

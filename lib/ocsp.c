@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/asn1t.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -134,14 +135,36 @@ slot_index(const unsigned char *a, const unsigned char *b)
 	return (size_t)((x ^ (y * 2654435761u)) % CACHE_SLOTS);
 }
 
+/* A certificate whose signature is checked: decoded by OpenSSL (an X509
+ * of the TLS hook, or a responder certificate) or by the light decoder (a
+ * cm_cert's DER: its key is never needed, so never decoded). */
+struct subject {
+	X509 *x;                        /* or NULL */
+	const CM_X509 *light;           /* when x is NULL */
+	const unsigned char *fp;        /* SHA-256 of its DER */
+};
+
+static const ASN1_INTEGER *
+subject_serial(const struct subject *s)
+{
+	return s->x != NULL ? X509_get0_serialNumber(s->x) : s->light->tbs->serial;
+}
+
+static const X509_NAME *
+subject_issuer(const struct subject *s)
+{
+	return s->x != NULL ? X509_get_issuer_name(s->x) : s->light->tbs->issuer;
+}
+
 /* Returns 1 when the key of `signer` verifies the signature of x. The
  * positive answers are cached by (fingerprint of x, fingerprint of
  * signer): the fingerprints bind both certificates, so the fact holds for
  * ever. */
 static int
-signed_by(struct cm_ocsp_ctx *ctx, X509 *x, const unsigned char *xfp,
-    X509 *signer, const unsigned char *sfp)
+signed_by(struct cm_ocsp_ctx *ctx, const struct subject *x, X509 *signer,
+    const unsigned char *sfp)
 {
+	const unsigned char *xfp = x->fp;
 	struct cache_slot *s = NULL;
 	EVP_PKEY *key;
 	int ok = 0;
@@ -161,7 +184,8 @@ signed_by(struct cm_ocsp_ctx *ctx, X509 *x, const unsigned char *xfp,
 	}
 	if ((key = X509_get0_pubkey(signer)) == NULL)
 		goto out;
-	ok = X509_verify(x, key) == 1;
+	ok = x->x != NULL ? X509_verify(x->x, key) == 1 :
+	    cm_x509_light_verify(x->light, key);
 	if (ok && ctx != NULL) {
 		pthread_mutex_lock(&ctx->lock);
 		memcpy(s->subject, xfp, CM_FP_LEN);
@@ -200,45 +224,76 @@ ossl_reason(void)
 }
 
 static X509 *
-decode(const struct cm_cert *c)
+decode(const unsigned char *der, size_t len)
 {
-	const unsigned char *p;
+	const unsigned char *p = der, *end = der + len;
+	X509 *x;
 
-	if (c == NULL || c->der == NULL || c->der_len == 0 ||
-	    c->der_len > LONG_MAX)
+	if (der == NULL || len == 0 || len > LONG_MAX ||
+	    (x = d2i_X509(NULL, &p, (long)len)) == NULL)
 		return NULL;
-	p = c->der;
-	return d2i_X509(NULL, &p, (long)c->der_len);
+	if (p != end) {         /* trailing bytes: not these bytes' X509 */
+		X509_free(x);
+		return NULL;
+	}
+	return x;
 }
 
-/* Returns c decoded (a reference the caller frees), through the context's
- * cache of decoded certificates when ctx is not NULL. */
+/* Returns der[0..len) (whose SHA-256 is fp) decoded: a reference the
+ * caller frees, through the context's cache of decoded certificates when
+ * ctx is not NULL. */
 static X509 *
-x509_of(struct cm_ocsp_ctx *ctx, const struct cm_cert *c)
+x509_of_der(struct cm_ocsp_ctx *ctx, const unsigned char *der, size_t len,
+    const unsigned char fp[CM_FP_LEN])
 {
 	struct x509_slot *s;
 	X509 *x = NULL, *old = NULL;
 	uint32_t h;
 
-	if (ctx == NULL || c == NULL)
-		return decode(c);
-	memcpy(&h, c->fp, sizeof(h));
+	if (ctx == NULL)
+		return decode(der, len);
+	memcpy(&h, fp, sizeof(h));
 	s = &ctx->parsed[h % X509_SLOTS];
 	pthread_mutex_lock(&ctx->lock);
-	if (s->x != NULL && memcmp(s->fp, c->fp, CM_FP_LEN) == 0 &&
+	if (s->x != NULL && memcmp(s->fp, fp, CM_FP_LEN) == 0 &&
 	    X509_up_ref(s->x))
 		x = s->x;
 	pthread_mutex_unlock(&ctx->lock);
-	if (x != NULL || (x = decode(c)) == NULL)
+	if (x != NULL || (x = decode(der, len)) == NULL)
 		return x;
 	if (!X509_up_ref(x))
 		return x;
 	pthread_mutex_lock(&ctx->lock);
 	old = s->x;
-	memcpy(s->fp, c->fp, CM_FP_LEN);
+	memcpy(s->fp, fp, CM_FP_LEN);
 	s->x = x;
 	pthread_mutex_unlock(&ctx->lock);
 	X509_free(old);
+	return x;
+}
+
+/* c decoded by OpenSSL (see x509_of_der), or NULL. */
+static X509 *
+x509_of(struct cm_ocsp_ctx *ctx, const struct cm_cert *c)
+{
+	return c != NULL ? x509_of_der(ctx, c->der, c->der_len, c->fp) : NULL;
+}
+
+/* c decoded by the light decoder (no key), or NULL: free it with
+ * cm_x509_light_free. */
+static CM_X509 *
+light_of(const struct cm_cert *c)
+{
+	size_t used = 0;
+	CM_X509 *x;
+
+	if (c == NULL || c->der == NULL ||
+	    (x = cm_x509_light_d2i(c->der, c->der_len, &used)) == NULL)
+		return NULL;
+	if (used != c->der_len) {
+		cm_x509_light_free(x);
+		return NULL;
+	}
 	return x;
 }
 
@@ -341,20 +396,19 @@ cm_ocsp_trust_name(enum cm_ocsp_trust trust)
 
 /* Returns 0 when ix is the issuer of cx, else -1 with why filled. */
 static int
-issuer_ok(struct cm_ocsp_ctx *ctx, X509 *cx, const unsigned char *cfp,
-    X509 *ix, const unsigned char *ifp, char *why, size_t cap)
+issuer_ok(struct cm_ocsp_ctx *ctx, const struct subject *cx, X509 *ix,
+    const unsigned char *ifp, char *why, size_t cap)
 {
 	char a[NAME_MAX_TEXT], b[NAME_MAX_TEXT];
 
-	if (X509_NAME_cmp(X509_get_issuer_name(cx),
-	    X509_get_subject_name(ix)) != 0) {
-		cm_x509_name_text(X509_get_issuer_name(cx), a, sizeof(a));
+	if (X509_NAME_cmp(subject_issuer(cx), X509_get_subject_name(ix)) != 0) {
+		cm_x509_name_text(subject_issuer(cx), a, sizeof(a));
 		cm_x509_name_text(X509_get_subject_name(ix), b, sizeof(b));
 		textf(why, cap, "step 0 issuer: the certificate's issuer (%s) "
 		    "is not the issuer certificate's subject (%s)", a, b);
 		return -1;
 	}
-	if (!signed_by(ctx, cx, cfp, ix, ifp)) {
+	if (!signed_by(ctx, cx, ix, ifp)) {
 		cm_x509_name_text(X509_get_subject_name(ix), b, sizeof(b));
 		textf(why, cap, "step 0 issuer: the key of the issuer "
 		    "certificate (%s) does not verify the certificate's "
@@ -369,21 +423,23 @@ cm_ocsp_check_issuer(struct cm_ocsp_ctx *ctx, const struct cm_cert *cert,
     const struct cm_cert *issuer, struct cm_err *err)
 {
 	char why[CM_ERR_MSG_MAX];
-	X509 *cx = NULL, *ix = NULL;
+	CM_X509 *cx = NULL;
+	X509 *ix = NULL;
 	enum cm_status st = CM_OK;
 
 	ERR_set_mark();
-	if ((cx = x509_of(ctx, cert)) == NULL ||
+	if ((cx = light_of(cert)) == NULL ||
 	    (ix = x509_of(ctx, issuer)) == NULL) {
 		st = cm_err_set(err, CM_ERR_INVALID, "step 0 issuer: %s",
 		    issuer == NULL ? "no issuer certificate" :
 		    "a certificate does not decode");
 		goto out;
 	}
-	if (issuer_ok(ctx, cx, cert->fp, ix, issuer->fp, why, sizeof(why)) != 0)
+	if (issuer_ok(ctx, &(struct subject){NULL, cx, cert->fp}, ix,
+	    issuer->fp, why, sizeof(why)) != 0)
 		st = cm_err_set(err, CM_ERR_INVALID, "%s", why);
 out:
-	X509_free(cx);
+	cm_x509_light_free(cx);
 	X509_free(ix);
 	ERR_pop_to_mark();
 	return st;
@@ -392,12 +448,15 @@ out:
 /* ---- requests ----------------------------------------------------------- */
 
 enum cm_status
-cm_ocsp_request_build(const struct cm_cert *cert, const struct cm_cert *issuer,
-    const struct cm_ocsp_opts *opts, struct cm_ocsp_request *out,
-    struct cm_err *err)
+cm_ocsp_request_build(struct cm_ocsp_ctx *ctx, const struct cm_cert *cert,
+    const struct cm_cert *issuer, const struct cm_ocsp_opts *opts,
+    struct cm_ocsp_request *out, struct cm_err *err)
 {
 	static const struct cm_ocsp_opts defaults;
-	X509 *cx = NULL, *ix = NULL;
+	struct subject sub;
+	char why[CM_ERR_MSG_MAX];
+	CM_X509 *cx = NULL;
+	X509 *ix = NULL;
 	OCSP_REQUEST *req = NULL;
 	OCSP_CERTID *id = NULL;
 	unsigned char *der = NULL;
@@ -408,16 +467,25 @@ cm_ocsp_request_build(const struct cm_cert *cert, const struct cm_cert *issuer,
 		opts = &defaults;
 	memset(out, 0, sizeof(*out));
 	ERR_set_mark();
-	if ((cx = x509_of(NULL, cert)) == NULL ||
-	    (ix = x509_of(NULL, issuer)) == NULL) {
-		st = cm_err_set(err, CM_ERR_INVALID, "ocsp request: %s",
+	if ((cx = light_of(cert)) == NULL ||
+	    (ix = x509_of(ctx, issuer)) == NULL) {
+		st = cm_err_set(err, CM_ERR_INVALID, "step 0 issuer: %s",
 		    issuer == NULL ? "no issuer certificate" :
 		    "a certificate does not decode");
 		goto out;
 	}
+	sub = (struct subject){NULL, cx, cert->fp};
+	if (issuer_ok(ctx, &sub, ix, issuer->fp, why, sizeof(why)) != 0) {
+		st = cm_err_set(err, CM_ERR_INVALID, "%s", why);
+		goto out;
+	}
+	memcpy(out->cert_fp, cert->fp, CM_FP_LEN);
+	memcpy(out->issuer_fp, issuer->fp, CM_FP_LEN);
 	out->hash = opts->hash;
+	/* the CertID of OCSP_cert_to_id, from the light decoding */
 	if ((req = OCSP_REQUEST_new()) == NULL ||
-	    (id = OCSP_cert_to_id(hash_md(opts->hash), cx, ix)) == NULL ||
+	    (id = OCSP_cert_id_new(hash_md(opts->hash), subject_issuer(&sub),
+	    X509_get0_pubkey_bitstr(ix), subject_serial(&sub))) == NULL ||
 	    OCSP_request_add0_id(req, id) == NULL) {
 		st = cm_err_set(err, CM_ERR_INTERNAL, "ocsp request: cannot "
 		    "build the CertID (%s)", ossl_reason());
@@ -459,7 +527,7 @@ out:
 	OPENSSL_free(der);
 	OCSP_CERTID_free(id);
 	OCSP_REQUEST_free(req);
-	X509_free(cx);
+	cm_x509_light_free(cx);
 	X509_free(ix);
 	ERR_pop_to_mark();
 	return st;
@@ -515,8 +583,9 @@ struct check {
 	const struct cm_ocsp_request *req;      /* NULL: stapled */
 	struct cm_ocsp_opts o;                  /* defaults resolved */
 	cm_time now;
-	X509 *cx, *ix;
-	const unsigned char *cfp, *ifp;
+	struct subject cert;                    /* the certificate checked */
+	X509 *ix;                               /* its issuer */
+	const unsigned char *ifp;
 	OCSP_BASICRESP *bs;
 	OCSP_SINGLERESP *single;
 	int cert_status;                        /* V_OCSP_CERTSTATUS_* */
@@ -589,7 +658,7 @@ our_id_make(struct check *c, int nid, struct our_id *id)
 
 	id->nid = nid;
 	return md != NULL &&
-	    X509_NAME_digest(X509_get_issuer_name(c->cx), md, id->name_hash,
+	    X509_NAME_digest(subject_issuer(&c->cert), md, id->name_hash,
 	    &id->name_len) &&
 	    X509_pubkey_digest(c->ix, md, id->key_hash, &id->key_len) ? 0 : -1;
 }
@@ -624,7 +693,7 @@ find_single(struct check *c)
 {
 	struct our_id ids[4];
 	size_t nids = 0, k;
-	const ASN1_INTEGER *serial = X509_get0_serialNumber(c->cx);
+	const ASN1_INTEGER *serial = subject_serial(&c->cert);
 	int want_nid = c->req != NULL ?
 	    EVP_MD_get_type(hash_md(c->req->hash)) : NID_undef;
 	int n = OCSP_resp_count(c->bs), i, others = 0;
@@ -697,45 +766,152 @@ find_single(struct check *c)
 	return 0;
 }
 
-/* Step 1: the response answers the request. */
+/* ---- the response, decoded without its certificates ------------------------
+ *
+ * d2i_OCSP_RESPONSE + OCSP_response_get1_basic decode every certificate a
+ * response carries, and a certificate's key costs ~100 us to decode in
+ * OpenSSL 3.0 (x509_int.h). A responder sends the same certificate in every
+ * response, so these templates (RFC 6960 4.2.1, as OpenSSL's) keep the
+ * certificates as bytes. The BasicOCSPResponse without them is decoded by
+ * d2i_OCSP_BASICRESP, and each certificate comes from the context's cache
+ * by its SHA-256 (decoded by d2i_X509 on a miss).
+ */
+typedef struct {
+	ASN1_OBJECT *type;
+	ASN1_OCTET_STRING *response;
+} CM_RESP_BYTES;
+
+ASN1_SEQUENCE(CM_RESP_BYTES) = {
+	ASN1_SIMPLE(CM_RESP_BYTES, type, ASN1_OBJECT),
+	ASN1_SIMPLE(CM_RESP_BYTES, response, ASN1_OCTET_STRING)
+} static_ASN1_SEQUENCE_END(CM_RESP_BYTES)
+
+typedef struct {
+	ASN1_ENUMERATED *status;
+	CM_RESP_BYTES *bytes;
+} CM_RESPONSE;
+
+ASN1_SEQUENCE(CM_RESPONSE) = {
+	ASN1_SIMPLE(CM_RESPONSE, status, ASN1_ENUMERATED),
+	ASN1_EXP_OPT(CM_RESPONSE, bytes, CM_RESP_BYTES, 0)
+} static_ASN1_SEQUENCE_END(CM_RESPONSE)
+
+typedef struct {
+	ASN1_TYPE *tbs;                 /* ResponseData, as received */
+	X509_ALGOR *alg;
+	ASN1_BIT_STRING *signature;
+	STACK_OF(ASN1_TYPE) *certs;     /* each Certificate as received */
+} CM_BASIC;
+
+ASN1_SEQUENCE(CM_BASIC) = {
+	ASN1_SIMPLE(CM_BASIC, tbs, ASN1_ANY),
+	ASN1_SIMPLE(CM_BASIC, alg, X509_ALGOR),
+	ASN1_SIMPLE(CM_BASIC, signature, ASN1_BIT_STRING),
+	ASN1_EXP_SEQUENCE_OF_OPT(CM_BASIC, certs, ASN1_ANY, 0)
+} static_ASN1_SEQUENCE_END(CM_BASIC)
+
+/* Decodes the BasicOCSPResponse der[0..len) into c->bs; 0, or -1 with the
+ * reason set. */
 static int
-step1_response(struct check *c, const unsigned char *buf, size_t len,
-    OCSP_RESPONSE **rsp)
+basic_decode(struct check *c, const unsigned char *der, int len)
+{
+	const unsigned char *p = der;
+	unsigned char *bare = NULL, fp[CM_FP_LEN];
+	STACK_OF(ASN1_TYPE) *certs;
+	CM_BASIC *b = NULL;
+	int n, i, rc = -1;
+
+	if ((b = (CM_BASIC *)ASN1_item_d2i(NULL, &p, len,
+	    ASN1_ITEM_rptr(CM_BASIC))) == NULL)
+		goto bad;
+	certs = b->certs;
+	b->certs = NULL;
+	n = ASN1_item_i2d((ASN1_VALUE *)b, &bare, ASN1_ITEM_rptr(CM_BASIC));
+	b->certs = certs;
+	p = bare;
+	if (n <= 0 || (c->bs = d2i_OCSP_BASICRESP(NULL, &p, n)) == NULL)
+		goto bad;
+	for (i = 0; i < sk_ASN1_TYPE_num(certs); i++) {
+		const ASN1_TYPE *t = sk_ASN1_TYPE_value(certs, i);
+		const unsigned char *d = t->type == V_ASN1_SEQUENCE ?
+		    ASN1_STRING_get0_data(t->value.sequence) : NULL;
+		size_t dl = d != NULL ?
+		    (size_t)ASN1_STRING_length(t->value.sequence) : 0;
+		X509 *x;
+		int added;
+
+		if (d == NULL || !EVP_Digest(d, dl, fp, NULL, EVP_sha256(), NULL) ||
+		    (x = x509_of_der(c->ctx, d, dl, fp)) == NULL)
+			goto bad;
+		added = OCSP_basic_add1_cert(c->bs, x);
+		X509_free(x);
+		if (!added)
+			goto bad;
+	}
+	rc = 0;
+	goto out;
+bad:
+	fail(c->out, "step 1 response: the BasicOCSPResponse does not decode "
+	    "(%s)", ossl_reason());
+out:
+	OPENSSL_free(bare);
+	ASN1_item_free((ASN1_VALUE *)b, ASN1_ITEM_rptr(CM_BASIC));
+	return rc;
+}
+
+/* Step 1: the response decodes, is successful and basic; returns its
+ * BasicOCSPResponse in c->bs. 0, or -1 with the reason set. */
+static int
+step1_decode(struct check *c, const unsigned char *buf, size_t len)
 {
 	const unsigned char *p = buf;
-	ASN1_GENERALIZEDTIME *rev = NULL, *thisu = NULL, *nextu = NULL;
-	unsigned long e;
-	int st, i, reason = -1;
+	CM_RESPONSE *r = NULL;
+	long st;
+	int rc = -1;
 
 	if (len == 0)
 		return fail(c->out, "step 1 response: the body is empty");
 	if (len > c->o.max_bytes)
 		return fail(c->out, "step 1 response: %zu bytes, above the "
 		    "%zu-byte cap", len, c->o.max_bytes);
-	if (len > LONG_MAX ||
-	    (*rsp = d2i_OCSP_RESPONSE(NULL, &p, (long)len)) == NULL)
-		return fail(c->out, "step 1 response: not a DER OCSPResponse "
-		    "(%s)", ossl_reason());
-	if (p != buf + len)
-		return fail(c->out, "step 1 response: %zu bytes of trailing data "
-		    "after the OCSPResponse", (size_t)(buf + len - p));
-	st = OCSP_response_status(*rsp);
-	if (st != OCSP_RESPONSE_STATUS_SUCCESSFUL)
-		return fail(c->out, "step 1 response: the responder answered "
-		    "%s (%d), not successful", response_status_name(st), st);
-	if ((c->bs = OCSP_response_get1_basic(*rsp)) == NULL) {
-		e = ERR_peek_last_error();
-		if (ERR_GET_LIB(e) == ERR_LIB_OCSP &&
-		    ERR_GET_REASON(e) == OCSP_R_NOT_BASIC_RESPONSE)
-			return fail(c->out, "step 1 response: the response type "
-			    "is not id-pkix-ocsp-basic");
-		if (ERR_GET_LIB(e) == ERR_LIB_OCSP &&
-		    ERR_GET_REASON(e) == OCSP_R_NO_RESPONSE_DATA)
-			return fail(c->out, "step 1 response: a successful "
-			    "response without responseBytes");
-		return fail(c->out, "step 1 response: the BasicOCSPResponse "
-		    "does not decode (%s)", ossl_reason());
+	if (len > LONG_MAX || (r = (CM_RESPONSE *)ASN1_item_d2i(NULL, &p,
+	    (long)len, ASN1_ITEM_rptr(CM_RESPONSE))) == NULL) {
+		fail(c->out, "step 1 response: not a DER OCSPResponse (%s)",
+		    ossl_reason());
+		goto out;
 	}
+	if (p != buf + len) {
+		fail(c->out, "step 1 response: %zu bytes of trailing data after "
+		    "the OCSPResponse", (size_t)(buf + len - p));
+		goto out;
+	}
+	st = ASN1_ENUMERATED_get(r->status);
+	if (st != OCSP_RESPONSE_STATUS_SUCCESSFUL)
+		fail(c->out, "step 1 response: the responder answered %s (%ld), "
+		    "not successful", response_status_name((int)st), st);
+	else if (r->bytes == NULL)
+		fail(c->out, "step 1 response: a successful response without "
+		    "responseBytes");
+	else if (OBJ_obj2nid(r->bytes->type) != NID_id_pkix_OCSP_basic)
+		fail(c->out, "step 1 response: the response type is not "
+		    "id-pkix-ocsp-basic");
+	else
+		rc = basic_decode(c, ASN1_STRING_get0_data(r->bytes->response),
+		    ASN1_STRING_length(r->bytes->response));
+out:
+	ASN1_item_free((ASN1_VALUE *)r, ASN1_ITEM_rptr(CM_RESPONSE));
+	return rc;
+}
+
+/* Step 1: the response answers the request. */
+static int
+step1_response(struct check *c, const unsigned char *buf, size_t len)
+{
+	ASN1_GENERALIZEDTIME *rev = NULL, *thisu = NULL, *nextu = NULL;
+	int i, reason = -1;
+
+	if (step1_decode(c, buf, len) != 0)
+		return -1;
 	for (i = 0; i < OCSP_BASICRESP_get_ext_count(c->bs); i++)
 		if (crit_ext_check(c, OCSP_BASICRESP_get_ext(c->bs, i), 0) != 0)
 			return -1;
@@ -891,7 +1067,7 @@ delegate_ok(struct check *c, X509 *r, char *why, size_t cap, int *known)
 	if (!X509_digest(r, EVP_sha256(), fp, &n) || n != CM_FP_LEN ||
 	    X509_NAME_cmp(X509_get_issuer_name(r),
 	    X509_get_subject_name(c->ix)) != 0 ||
-	    !signed_by(c->ctx, r, fp, c->ix, c->ifp)) {
+	    !signed_by(c->ctx, &(struct subject){r, NULL, fp}, c->ix, c->ifp)) {
 		cm_x509_name_text(X509_get_subject_name(c->ix), ca, sizeof(ca));
 		textf(why, cap, "its certificate is not certified by the issuing "
 		    "CA (%s)", ca);
@@ -1175,15 +1351,15 @@ success_reason(struct check *c)
 	one_line(r->reason);
 }
 
-enum cm_rev_status
-cm_ocsp_validate_x509(struct cm_ocsp_ctx *ctx,
-    const struct cm_ocsp_request *req, const unsigned char *resp, size_t len,
-    X509 *cx, const unsigned char cfp[CM_FP_LEN], X509 *ix,
+/* The validation of a response about cert (issued by ix, whose SHA-256
+ * is ifp): fills *out, returns out->status. */
+static enum cm_rev_status
+validate(struct cm_ocsp_ctx *ctx, const struct cm_ocsp_request *req,
+    const unsigned char *resp, size_t len, const struct subject *cert, X509 *ix,
     const unsigned char ifp[CM_FP_LEN], const struct cm_ocsp_opts *opts,
     cm_time now, struct cm_ocsp_result *out)
 {
 	struct check c;
-	OCSP_RESPONSE *rsp = NULL;
 	char why[CM_ERR_MSG_MAX];
 
 	result_reset(out);
@@ -1191,25 +1367,22 @@ cm_ocsp_validate_x509(struct cm_ocsp_ctx *ctx,
 	c.ctx = ctx;
 	c.req = req;
 	c.now = now;
-	c.cx = cx;
+	c.cert = *cert;
 	c.ix = ix;
-	c.cfp = cfp;
 	c.ifp = ifp;
 	c.out = out;
 	resolve_opts(opts, &c.o);
-	ERR_set_mark();
-	if (cx == NULL || ix == NULL) {
-		fail(out, "step 0 issuer: %s", ix == NULL ?
-		    "no issuer certificate" : "no certificate");
-		goto out;
-	}
-	if (issuer_ok(ctx, cx, cfp, ix, ifp, why, sizeof(why)) != 0) {
+	/* Step 0, unless our request was built for this very pair
+	 * (cm_ocsp_request_build passed step 0 before building it). */
+	if ((req == NULL || memcmp(req->cert_fp, cert->fp, CM_FP_LEN) != 0 ||
+	    memcmp(req->issuer_fp, ifp, CM_FP_LEN) != 0) &&
+	    issuer_ok(ctx, cert, ix, ifp, why, sizeof(why)) != 0) {
 		fail(out, "%s", why);
 		goto out;
 	}
 	if (resp == NULL)
 		len = 0;
-	if (step1_response(&c, resp, len, &rsp) != 0)
+	if (step1_response(&c, resp, len) != 0)
 		goto out;
 	if (step23_signer(&c) != 0) {
 		/* Nothing of an unauthenticated response is kept. */
@@ -1223,7 +1396,23 @@ out:
 	if (out->status == CM_REV_ERROR && out->reason[0] == '\0')
 		fail(out, "internal error: rejected without a reason");
 	OCSP_BASICRESP_free(c.bs);
-	OCSP_RESPONSE_free(rsp);
+	return out->status;
+}
+
+enum cm_rev_status
+cm_ocsp_validate_x509(struct cm_ocsp_ctx *ctx,
+    const struct cm_ocsp_request *req, const unsigned char *resp, size_t len,
+    X509 *cx, const unsigned char cfp[CM_FP_LEN], X509 *ix,
+    const unsigned char ifp[CM_FP_LEN], const struct cm_ocsp_opts *opts,
+    cm_time now, struct cm_ocsp_result *out)
+{
+	ERR_set_mark();
+	if (cx == NULL || ix == NULL)
+		cm_ocsp_result_error(out, "step 0 issuer: %s", ix == NULL ?
+		    "no issuer certificate" : "no certificate");
+	else
+		validate(ctx, req, resp, len, &(struct subject){cx, NULL, cfp},
+		    ix, ifp, opts, now, out);
 	ERR_pop_to_mark();
 	return out->status;
 }
@@ -1234,10 +1423,11 @@ cm_ocsp_validate(struct cm_ocsp_ctx *ctx, const struct cm_ocsp_request *req,
     const struct cm_cert *issuer, const struct cm_ocsp_opts *opts,
     cm_time now, struct cm_ocsp_result *out)
 {
-	X509 *cx = NULL, *ix = NULL;
+	CM_X509 *cx = NULL;
+	X509 *ix = NULL;
 
 	ERR_set_mark();
-	if (cert == NULL || (cx = x509_of(ctx, cert)) == NULL) {
+	if ((cx = light_of(cert)) == NULL) {
 		cm_ocsp_result_error(out, "step 0 issuer: the certificate does "
 		    "not decode");
 		goto out;
@@ -1247,10 +1437,10 @@ cm_ocsp_validate(struct cm_ocsp_ctx *ctx, const struct cm_ocsp_request *req,
 		    "no issuer certificate" : "the issuer does not decode");
 		goto out;
 	}
-	cm_ocsp_validate_x509(ctx, req, resp, len, cx, cert->fp, ix, issuer->fp,
-	    opts, now, out);
+	validate(ctx, req, resp, len, &(struct subject){NULL, cx, cert->fp}, ix,
+	    issuer->fp, opts, now, out);
 out:
-	X509_free(cx);
+	cm_x509_light_free(cx);
 	X509_free(ix);
 	ERR_pop_to_mark();
 	return out->status;

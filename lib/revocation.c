@@ -99,7 +99,7 @@ cm_revocation_check_ocsp(struct cm_ocsp_ctx *ctx, const struct cm_cert *cert,
 		cm_ocsp_result_error(out, "fetch: no OCSP URL");
 		goto out;
 	}
-	if (cm_ocsp_request_build(cert, issuer, oopts, &req, &err) != CM_OK) {
+	if (cm_ocsp_request_build(ctx, cert, issuer, oopts, &req, &err) != CM_OK) {
 		cm_ocsp_result_error(out, "%s", err.msg);
 		goto out;
 	}

@@ -48,8 +48,9 @@ textf(char *buf, size_t cap, const char *fmt, ...)
 
 /* One certificate to check. */
 struct job {
-	const struct cm_cert *cert;
+	const struct cm_cert *cert;     /* NULL when reuse was decided */
 	const struct cm_cert *issuer;
+	int issuer_checked;             /* step 0 passed for the pair */
 	struct cm_rev_result *res;      /* where the outcome goes */
 	const char *first_unit;         /* for events, or NULL */
 	struct cm_rev_record old;       /* the stored answer */
@@ -57,6 +58,7 @@ struct job {
 	struct cm_rev_record rec;       /* the new answer */
 	int reuse;                      /* old is reused */
 	int answered;                   /* rec holds a valid answer */
+	int settled;                    /* rec is final: no CRL fallback */
 	int ocsp_tried;
 	int not_sent;                   /* its responder was found down */
 	char why[CM_ERR_MSG_MAX];       /* why OCSP gave no valid answer */
@@ -357,7 +359,7 @@ engine_check(struct engine *e, struct job *jobs, size_t n, int periodic,
 	for (size_t i = 0; i < n; i++) {
 		struct job *j = &jobs[i];
 
-		if (j->have_old && reusable(e, &j->old, periodic)) {
+		if (j->reuse || (j->have_old && reusable(e, &j->old, periodic))) {
 			j->reuse = 1;
 			continue;
 		}
@@ -372,13 +374,17 @@ engine_check(struct engine *e, struct job *jobs, size_t n, int periodic,
 		}
 		textf(j->url, sizeof(j->url), "%s", url);
 		j->ocsp_tried = 1;
-		if (cm_ocsp_request_build(j->cert, j->issuer, &e->oo, &j->req,
-		    &lerr) != CM_OK) {
+		/* step 0 first: no request is built for a pair that fails */
+		if ((rc = cm_ocsp_request_build(e->octx, j->cert, j->issuer, &e->oo,
+		    &j->req, &lerr)) != CM_OK) {
 			cm_ocsp_result_error(&ores, "%s", lerr.msg);
 			rec_from_ocsp(e, &j->rec, &ores);
 			textf(j->why, sizeof(j->why), "%s", lerr.msg);
+			j->settled = rc == CM_ERR_INVALID;
+			rc = CM_OK;
 			continue;
 		}
+		j->issuer_checked = 1;
 		fj[nf].url = j->url;
 		fj[nf].content_type = "application/ocsp-request";
 		fj[nf].body = j->req.der;
@@ -425,11 +431,21 @@ engine_check(struct engine *e, struct job *jobs, size_t n, int periodic,
 		struct job *j = &jobs[i];
 		char both[CM_ERR_MSG_MAX];
 
-		if (j->reuse || j->answered)
+		if (j->reuse || j->answered || j->settled)
 			continue;
 		if (cm_cancel_requested()) {
 			rc = cancelled(err);
 			goto out;
+		}
+		if (e->rs.crl && !j->issuer_checked &&
+		    cm_ocsp_check_issuer(e->octx, j->cert, j->issuer, &lerr) !=
+		    CM_OK) {
+			memset(&j->rec, 0, sizeof(j->rec));
+			j->rec.status = CM_REV_ERROR;
+			textf(j->rec.source, sizeof(j->rec.source), "crl");
+			textf(j->rec.reason, sizeof(j->rec.reason), "%s", lerr.msg);
+			rec_finish(e, &j->rec);
+			continue;
 		}
 		if (e->rs.crl) {
 			cm_crl_check(e->cctx, j->cert, j->issuer, e->now, &cres);
@@ -620,17 +636,20 @@ cm_revocation_report_free(struct cm_revocation_report *rep)
 	rep->n_requests_by = 0;
 }
 
+/* Starts the result about the certificate fp_hex (CN cn, serial serial,
+ * notAfter not_after). 0, or -1 when out of memory. */
 static int
-result_init(struct cm_rev_result *r, const struct cm_cert *c,
-    const char *units, const char *file)
+result_init(struct cm_rev_result *r, const char *fp_hex, const char *cn,
+    const char *serial, cm_time not_after, const char *units,
+    const char *file)
 {
 	memset(r, 0, sizeof(*r));
-	memcpy(r->fingerprint, c->fp_hex, CM_FP_HEX_LEN);
-	r->not_after = c->not_after;
+	memcpy(r->fingerprint, fp_hex, CM_FP_HEX_LEN);
+	r->not_after = not_after;
 	textf(r->status, sizeof(r->status), "unchecked");
 	r->units = strdup(units != NULL ? units : "");
-	r->subject_cn = strdup(c->subject_cn);
-	r->serial_hex = strdup(c->serial_hex);
+	r->subject_cn = strdup(cn);
+	r->serial_hex = strdup(serial);
 	r->file = file != NULL ? strdup(file) : NULL;
 	return r->units != NULL && r->subject_cn != NULL &&
 	    r->serial_hex != NULL && (file == NULL || r->file != NULL) ? 0 : -1;
@@ -638,11 +657,43 @@ result_init(struct cm_rev_result *r, const struct cm_cert *c,
 
 /* ---- the certificates of the store ---------------------------------------- */
 
-struct row {
+/* A current certificate of the store, read from the store's columns: what
+ * a reused answer needs. Its DER is parsed only when it is checked. */
+struct item {
 	char fp[CM_FP_HEX_LEN];
-	char unit[CM_UNIT_NAME_MAX + 1];
-	unsigned char *der;
+	char first_unit[CM_UNIT_NAME_MAX + 1];
+	char *units;                    /* "a, b" */
+	const char *subject, *issuer, *subject_cn, *serial_hex; /* in mem */
+	cm_time not_after;
+	const unsigned char *der;       /* in mem */
 	size_t der_len;
+	char *mem;
+	struct cm_cert *cert;           /* parsed on demand: item_cert */
+};
+
+struct items {
+	struct item *v;                 /* in the order of the report */
+	size_t n;
+	struct item **by_subject;       /* v sorted by subject */
+};
+
+static void
+items_free(struct items *it)
+{
+	for (size_t i = 0; it->v != NULL && i < it->n; i++) {
+		cm_cert_free(it->v[i].cert);
+		free(it->v[i].units);
+		free(it->v[i].mem);
+	}
+	free(it->v);
+	free(it->by_subject);
+	memset(it, 0, sizeof(*it));
+}
+
+/* One (unit, certificate) row. */
+struct row {
+	char unit[CM_UNIT_NAME_MAX + 1];
+	struct item it;                 /* its certificate (mem owned) */
 };
 
 struct rows {
@@ -651,11 +702,15 @@ struct rows {
 	int nomem;
 };
 
+/* Copies the row's columns and DER into one block. */
 static int
 collect_row(const struct cm_cert_row *r, void *arg)
 {
 	struct rows *rs = arg;
 	struct row *nv, *x;
+	size_t ls = strlen(r->subject) + 1, li = strlen(r->issuer) + 1,
+	    lc = strlen(r->subject_cn) + 1, ln = strlen(r->serial_hex) + 1;
+	char *m;
 
 	if (rs->n == rs->cap) {
 		size_t ncap = rs->cap ? rs->cap * 2 : 64;
@@ -665,16 +720,21 @@ collect_row(const struct cm_cert_row *r, void *arg)
 		rs->v = nv;
 		rs->cap = ncap;
 	}
-	x = &rs->v[rs->n];
-	memset(x, 0, sizeof(*x));
-	textf(x->fp, sizeof(x->fp), "%s", r->fingerprint);
-	textf(x->unit, sizeof(x->unit), "%s", r->unit);
 	if (r->der == NULL || r->der_len == 0 ||
-	    (x->der = malloc(r->der_len)) == NULL)
+	    (m = malloc(r->der_len + ls + li + lc + ln)) == NULL)
 		goto nomem;
-	memcpy(x->der, r->der, r->der_len);
-	x->der_len = r->der_len;
-	rs->n++;
+	x = &rs->v[rs->n++];
+	memset(x, 0, sizeof(*x));
+	textf(x->unit, sizeof(x->unit), "%s", r->unit);
+	textf(x->it.fp, sizeof(x->it.fp), "%s", r->fingerprint);
+	x->it.mem = m;
+	x->it.der = memcpy(m, r->der, r->der_len);
+	x->it.der_len = r->der_len;
+	x->it.subject = memcpy(m += r->der_len, r->subject, ls);
+	x->it.issuer = memcpy(m += ls, r->issuer, li);
+	x->it.subject_cn = memcpy(m += li, r->subject_cn, lc);
+	x->it.serial_hex = memcpy(m + lc, r->serial_hex, ln);
+	x->it.not_after = r->not_after;
 	return 0;
 nomem:
 	rs->nomem = 1;
@@ -685,26 +745,9 @@ static int
 cmp_row(const void *a, const void *b)
 {
 	const struct row *x = a, *y = b;
-	int c = strcmp(x->fp, y->fp);
+	int c = strcmp(x->it.fp, y->it.fp);
 
 	return c != 0 ? c : strcmp(x->unit, y->unit);
-}
-
-/* A distinct certificate of the store and the units holding it. */
-struct item {
-	struct cm_cert *cert;
-	char *units;
-	char first_unit[CM_UNIT_NAME_MAX + 1];
-	const struct cm_cert *issuer;
-	int skip;                       /* root, or no issuer in the store */
-};
-
-static int
-cmp_item_subject(const void *a, const void *b)
-{
-	const struct item *const *x = a, *const *y = b;
-
-	return strcmp((*x)->cert->subject, (*y)->cert->subject);
 }
 
 static int
@@ -714,33 +757,30 @@ cmp_item_show(const void *a, const void *b)
 	int c = strcmp(x->units, y->units);
 
 	if (c == 0)
-		c = strcmp(x->cert->subject_cn, y->cert->subject_cn);
-	return c != 0 ? c : strcmp(x->cert->fp_hex, y->cert->fp_hex);
+		c = strcmp(x->subject_cn, y->subject_cn);
+	return c != 0 ? c : strcmp(x->fp, y->fp);
 }
 
-static void
-items_free(struct item *v, size_t n)
+static int
+cmp_item_subject(const void *a, const void *b)
 {
-	for (size_t i = 0; v != NULL && i < n; i++) {
-		cm_cert_free(v[i].cert);
-		free(v[i].units);
-	}
-	free(v);
+	const struct item *const *x = a, *const *y = b;
+
+	return strcmp((*x)->subject, (*y)->subject);
 }
 
-/* Reads every current certificate once, with its units. */
+/* Reads every current certificate once, with its units, without parsing
+ * any: in the order of the report, and indexed by subject. */
 static enum cm_status
-load_items(struct cm_store *st, struct item **out, size_t *nout,
-    struct cm_err *err)
+load_items(struct cm_store *st, struct items *out, struct cm_err *err)
 {
 	struct cm_cert_filter f;
 	struct rows rs = {NULL, 0, 0, 0};
-	struct item *v = NULL;
-	size_t n = 0, i, k;
+	struct items it = {NULL, 0, NULL};
+	size_t i, k;
 	enum cm_status rc;
 
-	*out = NULL;
-	*nout = 0;
+	memset(out, 0, sizeof(*out));
 	memset(&f, 0, sizeof(f));
 	f.want_der = 1;
 	if ((rc = cm_store_cert_list(st, &f, collect_row, &rs, err)) != CM_OK)
@@ -751,84 +791,101 @@ load_items(struct cm_store *st, struct item **out, size_t *nout,
 	}
 	if (rs.n > 0)
 		qsort(rs.v, rs.n, sizeof(*rs.v), cmp_row);
-	if ((v = calloc(rs.n + 1, sizeof(*v))) == NULL) {
+	if ((it.v = calloc(rs.n + 1, sizeof(*it.v))) == NULL) {
 		rc = cm_err_set(err, CM_ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < rs.n; i = k) {
+		struct item *x = &it.v[it.n];
 		size_t len = 0, o = 0;
 
-		for (k = i; k < rs.n && strcmp(rs.v[k].fp, rs.v[i].fp) == 0; k++)
+		for (k = i; k < rs.n && strcmp(rs.v[k].it.fp, rs.v[i].it.fp) == 0;
+		    k++)
 			len += strlen(rs.v[k].unit) + 2;
-		if (cm_cert_from_der(rs.v[i].der, rs.v[i].der_len, &v[n].cert,
-		    NULL) != CM_OK)
-			continue;       /* stored, so parsed once: cannot happen */
-		if ((v[n].units = malloc(len + 1)) == NULL) {
-			cm_cert_free(v[n].cert);
+		*x = rs.v[i].it;                /* takes its mem */
+		rs.v[i].it.mem = NULL;
+		it.n++;
+		if ((x->units = malloc(len + 1)) == NULL) {
 			rc = cm_err_set(err, CM_ERR_NOMEM, "out of memory");
 			goto out;
 		}
-		v[n].units[0] = '\0';
+		x->units[0] = '\0';
 		for (size_t u = i; u < k; u++)
-			o += (size_t)snprintf(v[n].units + o, len + 1 - o, "%s%s",
+			o += (size_t)snprintf(x->units + o, len + 1 - o, "%s%s",
 			    u > i ? ", " : "", rs.v[u].unit);
-		textf(v[n].first_unit, sizeof(v[n].first_unit), "%s",
-		    rs.v[i].unit);
-		n++;
+		textf(x->first_unit, sizeof(x->first_unit), "%s", rs.v[i].unit);
 	}
-	*out = v;
-	*nout = n;
-	v = NULL;
+	if (it.n > 0)
+		qsort(it.v, it.n, sizeof(*it.v), cmp_item_show);
+	if ((it.by_subject = malloc((it.n + 1) * sizeof(struct item *))) ==
+	    NULL) {
+		rc = cm_err_set(err, CM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < it.n; i++)
+		it.by_subject[i] = &it.v[i];
+	if (it.n > 0)
+		qsort(it.by_subject, it.n, sizeof(struct item *),
+		    cmp_item_subject);
+	*out = it;
+	memset(&it, 0, sizeof(it));
 out:
-	items_free(v, n);
+	items_free(&it);
 	for (i = 0; i < rs.n; i++)
-		free(rs.v[i].der);
+		free(rs.v[i].it.mem);
 	free(rs.v);
 	return rc;
 }
 
-/* Finds each item's issuer among the items (same subject as its issuer
- * name, and its key verifies the item's signature). */
-static enum cm_status
-link_issuers(struct engine *e, struct item *v, size_t n, struct cm_err *err)
+/* The parsed certificate of x, or NULL (stored, so parsed once already:
+ * cannot happen short of memory). */
+static const struct cm_cert *
+item_cert(struct item *x)
 {
-	struct item **idx = NULL;
-	size_t lo, hi, mid;
+	if (x->cert == NULL)
+		(void)cm_cert_from_der(x->der, x->der_len, &x->cert, NULL);
+	return x->cert;
+}
 
-	if (n == 0)
-		return CM_OK;
-	if ((idx = malloc(n * sizeof(struct item *))) == NULL)
-		return cm_err_set(err, CM_ERR_NOMEM, "out of memory");
-	for (size_t i = 0; i < n; i++)
-		idx[i] = &v[i];
-	qsort(idx, n, sizeof(struct item *), cmp_item_subject);
-	for (size_t i = 0; i < n; i++) {
-		struct cm_cert *c = v[i].cert;
+/* The items whose subject is x's issuer name, x itself left out:
+ * by_subject[*lo..*hi) (x may sit inside). Returns their number. */
+static size_t
+issuer_candidates(const struct items *it, const struct item *x, size_t *lo,
+    size_t *hi)
+{
+	size_t l = 0, h = it->n, mid, n = 0;
 
-		v[i].skip = 1;
-		lo = 0;
-		hi = n;
-		while (lo < hi) {       /* first subject >= c's issuer */
-			mid = lo + (hi - lo) / 2;
-			if (strcmp(idx[mid]->cert->subject, c->issuer) < 0)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		for (; lo < n && strcmp(idx[lo]->cert->subject, c->issuer) == 0;
-		    lo++) {
-			if (idx[lo] == &v[i])
-				continue;       /* itself: a root is skipped */
-			if (cm_ocsp_check_issuer(e->octx, c, idx[lo]->cert, NULL) ==
-			    CM_OK) {
-				v[i].issuer = idx[lo]->cert;
-				v[i].skip = 0;
-				break;
-			}
-		}
+	while (l < h) {                 /* first subject >= x's issuer */
+		mid = l + (h - l) / 2;
+		if (strcmp(it->by_subject[mid]->subject, x->issuer) < 0)
+			l = mid + 1;
+		else
+			h = mid;
 	}
-	free(idx);
-	return CM_OK;
+	*lo = l;
+	for (h = l; h < it->n && strcmp(it->by_subject[h]->subject,
+	    x->issuer) == 0; h++)
+		n += it->by_subject[h] != x;
+	*hi = h;
+	return n;
+}
+
+/* Step 0 over the candidates: the first whose key verifies x's signature,
+ * or NULL. */
+static struct item *
+verified_issuer(struct engine *e, const struct items *it, struct item *x,
+    size_t lo, size_t hi)
+{
+	const struct cm_cert *c = item_cert(x), *ic;
+
+	for (size_t k = lo; c != NULL && k < hi; k++) {
+		struct item *cand = it->by_subject[k];
+
+		if (cand != x && (ic = item_cert(cand)) != NULL &&
+		    cm_ocsp_check_issuer(e->octx, c, ic, NULL) == CM_OK)
+			return cand;
+	}
+	return NULL;
 }
 
 static int64_t
@@ -848,12 +905,12 @@ cm_revocation_run(struct cm_store *st, cm_time now, const char *actor,
     struct cm_revocation_report *rep, struct cm_err *err)
 {
 	struct engine e;
-	struct item *items = NULL;
+	struct items items = {NULL, 0, NULL};
 	struct job *jobs = NULL;
 	struct alarms al = {NULL, 0, 0};
 	struct cm_service svc;
 	struct timespec t0;
-	size_t nitems = 0, njobs = 0;
+	size_t njobs = 0, lo, hi, ncand;
 	int engine_ready = 0, in_txn = 0, found;
 	enum cm_status rc;
 
@@ -868,60 +925,85 @@ cm_revocation_run(struct cm_store *st, cm_time now, const char *actor,
 	rep->next_run = now + e.rs.every;
 	if ((rc = cm_store_service_get(st, CM_SERVICE_REVOCATION, &svc, err)) !=
 	    CM_OK ||
-	    (rc = load_items(st, &items, &nitems, err)) != CM_OK ||
-	    (rc = link_issuers(&e, items, nitems, err)) != CM_OK)
+	    (rc = load_items(st, &items, err)) != CM_OK)
 		goto out;
-	if (nitems > 0)
-		qsort(items, nitems, sizeof(*items), cmp_item_show);
-	if ((rep->v = calloc(nitems + 1, sizeof(*rep->v))) == NULL ||
-	    (jobs = calloc(nitems + 1, sizeof(*jobs))) == NULL) {
+	if ((rep->v = calloc(items.n + 1, sizeof(*rep->v))) == NULL ||
+	    (jobs = calloc(items.n + 1, sizeof(*jobs))) == NULL) {
 		rc = cm_err_set(err, CM_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < nitems; i++) {
-		struct item *it = &items[i];
+	for (size_t i = 0; i < items.n; i++) {
+		struct item *it = &items.v[i], *issuer = NULL;
 		struct cm_rev_result *res;
 		struct cm_rev_record old;
+		struct job *j;
 
-		if (it->skip) {
+		/* Skipped: no certificate of the store bears its issuer's
+		 * name, or it is self-issued and none of the others signed it
+		 * (a root). Otherwise the issuer is found by step 0 only when
+		 * the certificate is checked anew: a reused answer was
+		 * validated with its issuer when it was received. */
+		ncand = issuer_candidates(&items, it, &lo, &hi);
+		if (ncand > 0 && strcmp(it->subject, it->issuer) == 0 &&
+		    (issuer = verified_issuer(&e, &items, it, lo, hi)) == NULL)
+			ncand = 0;
+		if (ncand == 0) {
 			rep->skipped++;
 			continue;
 		}
 		res = &rep->v[rep->n];
-		if (result_init(res, it->cert, it->units, NULL) != 0) {
+		if (result_init(res, it->fp, it->subject_cn, it->serial_hex,
+		    it->not_after, it->units, NULL) != 0) {
 			rep->n++;
 			rc = cm_err_set(err, CM_ERR_NOMEM, "out of memory");
 			goto out;
 		}
 		rep->n++;
-		if ((rc = cm_store_revocation_get(st, it->cert->fp_hex, &old,
-		    &found, err)) != CM_OK)
+		if ((rc = cm_store_revocation_get(st, it->fp, &old, &found,
+		    err)) != CM_OK)
 			goto out;
-		if (it->cert->not_after < now) {
+		if (it->not_after < now) {
 			/* expired: fails every trust decision whatever its
 			 * status, which stays as it was */
 			rep->expired++;
 			if (found)
 				result_set(res, &old);
 			cm_revocation_verdict(found ? old.status : CM_REV_GOOD,
-			    NULL, e.ps.common_criteria, it->cert->not_after, now,
+			    NULL, e.ps.common_criteria, it->not_after, now,
 			    &res->verdict);
 			if (!found)
 				textf(res->verdict.reason, sizeof(res->verdict.reason),
 				    "certificate expired (notAfter %s); revocation "
 				    "status never checked", cm_time_format(
-				    it->cert->not_after, (char[CM_TIME_TEXT_LEN]){0}));
+				    it->not_after, (char[CM_TIME_TEXT_LEN]){0}));
 			continue;
 		}
 		if (!e.rs.ocsp && !e.rs.crl)
 			continue;       /* nothing to check with */
-		jobs[njobs].cert = it->cert;
-		jobs[njobs].issuer = it->issuer;
-		jobs[njobs].res = res;
-		jobs[njobs].first_unit = it->first_unit;
-		jobs[njobs].old = old;
-		jobs[njobs].have_old = found;
-		njobs++;
+		j = &jobs[njobs++];
+		j->res = res;
+		j->first_unit = it->first_unit;
+		j->old = old;
+		j->have_old = found;
+		if (found && reusable(&e, &old, 1)) {
+			j->reuse = 1;
+			continue;
+		}
+		/* checked anew: with the candidate whose key verifies its
+		 * signature (with a single one, step 0 runs as the request
+		 * is built); none verifying fails step 0 there */
+		if (issuer == NULL && ncand > 1)
+			issuer = verified_issuer(&e, &items, it, lo, hi);
+		for (size_t k = lo; issuer == NULL && k < hi; k++)
+			if (items.by_subject[k] != it)
+				issuer = items.by_subject[k];
+		j->issuer_checked = 0;
+		if ((j->cert = item_cert(it)) == NULL ||
+		    (j->issuer = item_cert(issuer)) == NULL) {
+			rc = cm_err_set(err, CM_ERR_NOMEM, "out of memory "
+			    "(parsing the stored certificates)");
+			goto out;
+		}
 	}
 	if ((rc = engine_check(&e, jobs, njobs, 1, err)) != CM_OK)
 		goto out;
@@ -948,7 +1030,7 @@ cm_revocation_run(struct cm_store *st, cm_time now, const char *actor,
 		    jobs[i].old.status;
 		rep->count[s]++;
 		cm_revocation_verdict(s, res->reason, e.ps.common_criteria,
-		    jobs[i].cert->not_after, now, &res->verdict);
+		    res->not_after, now, &res->verdict);
 	}
 	rep->alarms = (int)al.n;
 	svc.last_run = now;
@@ -979,7 +1061,7 @@ out:
 		cm_ocsp_request_clear(&jobs[i].req);
 	free(jobs);
 	free(al.v);
-	items_free(items, nitems);
+	items_free(&items);
 	if (engine_ready)
 		engine_free(&e);
 	return rc;
@@ -1099,14 +1181,16 @@ upcheck_run(struct upcheck *u, struct cm_store *st,
 		}
 		if (issuer == NULL)
 			continue;       /* a root, or an issuer we do not have */
-		if (result_init(&u->res[u->nres], c, "", names != NULL ?
-		    names[i] : NULL) != 0) {
+		if (result_init(&u->res[u->nres], c->fp_hex, c->subject_cn,
+		    c->serial_hex, c->not_after, "", names != NULL ? names[i] :
+		    NULL) != 0) {
 			u->nres++;
 			return cm_err_set(err, CM_ERR_NOMEM, "out of memory");
 		}
 		j = &u->jobs[u->njobs++];
 		j->cert = c;
 		j->issuer = issuer;
+		j->issuer_checked = 1;
 		j->res = &u->res[u->nres++];
 		if ((rc = cm_store_revocation_get(st, c->fp_hex, &j->old, &found,
 		    err)) != CM_OK)

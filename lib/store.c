@@ -34,6 +34,9 @@ enum stmt_id {
 	ST_UNIT_KIND,
 	ST_SETTING_GET,
 	ST_SETTING_SET,
+	ST_REV_GET,
+	ST_REV_TOUCH,
+	ST_REV_PUT,
 	ST__COUNT
 };
 
@@ -74,6 +77,35 @@ static const char *const stmt_sql[ST__COUNT] = {
 	    "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)"
 	    " ON CONFLICT (key) DO UPDATE SET value = excluded.value,"
 	    " updated_at = excluded.updated_at",
+	[ST_REV_GET] =
+	    "SELECT r.status, r.source, r.checked_at,"
+	    " r.reason, r.this_update, r.next_update, r.produced_at,"
+	    " r.revocation_time, r.revocation_reason, r.cache_until,"
+	    " r.next_check, r.trust_model, r.responder"
+	    " FROM revocation r JOIN certs c ON c.id = r.cert_id"
+	    " WHERE c.fingerprint = ?1",
+	[ST_REV_TOUCH] =
+	    "UPDATE revocation SET checked_at ="
+	    " ?2, next_check = ?3 WHERE cert_id = (SELECT id FROM certs"
+	    " WHERE fingerprint = ?1)",
+	[ST_REV_PUT] =
+	    "INSERT INTO revocation (cert_id,"
+	    " status, checked_at, reason, source, this_update, next_update,"
+	    " produced_at, revocation_time, revocation_reason, cache_until,"
+	    " next_check, trust_model, responder)"
+	    " SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+	    " ?14 FROM certs WHERE fingerprint = ?1"
+	    " ON CONFLICT (cert_id) DO UPDATE SET status = excluded.status,"
+	    " checked_at = excluded.checked_at, reason = excluded.reason,"
+	    " source = excluded.source, this_update = excluded.this_update,"
+	    " next_update = excluded.next_update,"
+	    " produced_at = excluded.produced_at,"
+	    " revocation_time = excluded.revocation_time,"
+	    " revocation_reason = excluded.revocation_reason,"
+	    " cache_until = excluded.cache_until,"
+	    " next_check = excluded.next_check,"
+	    " trust_model = excluded.trust_model,"
+	    " responder = excluded.responder",
 };
 
 struct cm_store {
@@ -2116,21 +2148,14 @@ enum cm_status
 cm_store_revocation_get(struct cm_store *st, const char *fp,
     struct cm_rev_record *out, int *found, struct cm_err *err)
 {
-	sqlite3_stmt *s = NULL;
+	sqlite3_stmt *s;
 	enum cm_status rc = CM_OK;
 	int r;
 
 	memset(out, 0, sizeof(*out));
 	*found = 0;
-	if (sqlite3_prepare_v2(st->db, "SELECT r.status, r.source, r.checked_at,"
-	    " r.reason, r.this_update, r.next_update, r.produced_at,"
-	    " r.revocation_time, r.revocation_reason, r.cache_until,"
-	    " r.next_check, r.trust_model, r.responder"
-	    " FROM revocation r JOIN certs c ON c.id = r.cert_id"
-	    " WHERE c.fingerprint = ?1", -1, &s, NULL) != SQLITE_OK) {
-		rc = db_error(st, err, "reading a revocation answer");
-		goto out;
-	}
+	if ((s = stmt(st, ST_REV_GET, err)) == NULL)
+		return CM_ERR_STORE;
 	bind_text(s, 1, fp);
 	if ((r = sqlite3_step(s)) == SQLITE_ROW) {
 		*found = 1;
@@ -2152,8 +2177,7 @@ cm_store_revocation_get(struct cm_store *st, const char *fp,
 	} else if (r != SQLITE_DONE) {
 		rc = db_error(st, err, "reading a revocation answer");
 	}
-out:
-	sqlite3_finalize(s);
+	sqlite3_reset(s);
 	return rc;
 }
 
@@ -2191,34 +2215,16 @@ cm_store_revocation_put(struct cm_store *st, const char *fp,
 		goto out;
 	k = cm_rev_record_keep(found ? &old : NULL, rec);
 	if (k != CM_REV_REPLACED) {
-		if (sqlite3_prepare_v2(st->db, "UPDATE revocation SET checked_at ="
-		    " ?2, next_check = ?3 WHERE cert_id = (SELECT id FROM certs"
-		    " WHERE fingerprint = ?1)", -1, &s, NULL) != SQLITE_OK) {
-			rc = db_error(st, err, "recording a revocation answer");
+		if ((s = stmt(st, ST_REV_TOUCH, err)) == NULL) {
+			rc = CM_ERR_STORE;
 			goto out;
 		}
 		bind_text(s, 1, fp);
 		sqlite3_bind_int64(s, 2, rec->checked_at);
 		bind_time(s, 3, rec->next_check);
 	} else {
-		if (sqlite3_prepare_v2(st->db, "INSERT INTO revocation (cert_id,"
-		    " status, checked_at, reason, source, this_update, next_update,"
-		    " produced_at, revocation_time, revocation_reason, cache_until,"
-		    " next_check, trust_model, responder)"
-		    " SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-		    " ?14 FROM certs WHERE fingerprint = ?1"
-		    " ON CONFLICT (cert_id) DO UPDATE SET status = excluded.status,"
-		    " checked_at = excluded.checked_at, reason = excluded.reason,"
-		    " source = excluded.source, this_update = excluded.this_update,"
-		    " next_update = excluded.next_update,"
-		    " produced_at = excluded.produced_at,"
-		    " revocation_time = excluded.revocation_time,"
-		    " revocation_reason = excluded.revocation_reason,"
-		    " cache_until = excluded.cache_until,"
-		    " next_check = excluded.next_check,"
-		    " trust_model = excluded.trust_model,"
-		    " responder = excluded.responder", -1, &s, NULL) != SQLITE_OK) {
-			rc = db_error(st, err, "recording a revocation answer");
+		if ((s = stmt(st, ST_REV_PUT, err)) == NULL) {
+			rc = CM_ERR_STORE;
 			goto out;
 		}
 		bind_text(s, 1, fp);
@@ -2248,7 +2254,8 @@ cm_store_revocation_put(struct cm_store *st, const char *fp,
 	if (kept != NULL)
 		*kept = k;
 out:
-	sqlite3_finalize(s);
+	if (s != NULL)
+		sqlite3_reset(s);
 	if (rc == CM_ERR_NOTFOUND) {
 		/* nothing was written: the caller's transaction stays usable */
 		cm_store_commit(st, NULL);

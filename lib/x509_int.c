@@ -3,6 +3,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <limits.h>
+
+#include <openssl/asn1t.h>
 #include <openssl/bio.h>
 
 #include "x509_int.h"
@@ -93,3 +96,66 @@ out:
 	BIO_free(b);
 }
 
+
+/* ---- the light certificate decoder ------------------------------------ */
+
+ASN1_SEQUENCE(CM_SPKI) = {
+	ASN1_SIMPLE(CM_SPKI, algor, X509_ALGOR),
+	ASN1_SIMPLE(CM_SPKI, public_key, ASN1_BIT_STRING)
+} static_ASN1_SEQUENCE_END(CM_SPKI)
+
+ASN1_SEQUENCE_enc(CM_TBS, enc, 0) = {
+	ASN1_EXP_OPT(CM_TBS, version, ASN1_INTEGER, 0),
+	ASN1_SIMPLE(CM_TBS, serial, ASN1_INTEGER),
+	ASN1_SIMPLE(CM_TBS, signature, X509_ALGOR),
+	ASN1_SIMPLE(CM_TBS, issuer, X509_NAME),
+	ASN1_SIMPLE(CM_TBS, validity, X509_VAL),
+	ASN1_SIMPLE(CM_TBS, subject, X509_NAME),
+	ASN1_SIMPLE(CM_TBS, key, CM_SPKI),
+	ASN1_IMP_OPT(CM_TBS, issuer_uid, ASN1_BIT_STRING, 1),
+	ASN1_IMP_OPT(CM_TBS, subject_uid, ASN1_BIT_STRING, 2),
+	ASN1_EXP_SEQUENCE_OF_OPT(CM_TBS, extensions, X509_EXTENSION, 3)
+} static_ASN1_SEQUENCE_END_ref(CM_TBS, CM_TBS)
+
+ASN1_SEQUENCE(CM_X509) = {
+	ASN1_SIMPLE(CM_X509, tbs, CM_TBS),
+	ASN1_SIMPLE(CM_X509, sig_alg, X509_ALGOR),
+	ASN1_SIMPLE(CM_X509, signature, ASN1_BIT_STRING)
+} static_ASN1_SEQUENCE_END(CM_X509)
+
+CM_X509 *
+cm_x509_light_d2i(const unsigned char *buf, size_t len, size_t *used)
+{
+	const unsigned char *p = buf;
+	CM_X509 *x;
+
+	if (len > LONG_MAX)
+		return NULL;
+	x = (CM_X509 *)ASN1_item_d2i(NULL, &p, (long)len,
+	    ASN1_ITEM_rptr(CM_X509));
+	if (x != NULL)
+		*used = (size_t)(p - buf);
+	return x;
+}
+
+void
+cm_x509_light_free(CM_X509 *x)
+{
+	ASN1_item_free((ASN1_VALUE *)x, ASN1_ITEM_rptr(CM_X509));
+}
+
+int
+cm_x509_spki_i2d(const CM_SPKI *k, unsigned char **der)
+{
+	return ASN1_item_i2d((const ASN1_VALUE *)k, der, ASN1_ITEM_rptr(CM_SPKI));
+}
+
+int
+cm_x509_light_verify(const CM_X509 *x, EVP_PKEY *key)
+{
+	if (x == NULL || key == NULL ||
+	    X509_ALGOR_cmp(x->sig_alg, x->tbs->signature) != 0)
+		return 0;
+	return ASN1_item_verify(ASN1_ITEM_rptr(CM_TBS), x->sig_alg,
+	    x->signature, x->tbs, key) == 1;
+}

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include <openssl/asn1.h>
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 
 #include "certmon/clock.h"
@@ -25,5 +26,54 @@ int cm_utf8_copy(char *dst, size_t cap, const char *src, size_t len);
  * with every non-ASCII byte escaped; "(empty name)" or "(unprintable
  * name)" when there is nothing to show). */
 void cm_x509_name_text(const X509_NAME *n, char *buf, size_t cap);
+
+/* ---- the light certificate decoder ----------------------------------------
+ *
+ * d2i_X509 of OpenSSL 3.0 loads every public key through the provider
+ * decoders: about 100 us a certificate, most of a parse, behind global
+ * locks. CM_X509 is X509's own template (crypto/x509/x_x509.c) with the
+ * SubjectPublicKeyInfo kept as its two fields, so it accepts the same
+ * bytes and leaves the key undecoded; the TBSCertificate keeps its
+ * encoding, so that its signature can be checked (cm_x509_light_verify).
+ */
+typedef struct {
+	X509_ALGOR *algor;
+	ASN1_BIT_STRING *public_key;
+} CM_SPKI;
+
+typedef struct {
+	ASN1_INTEGER *version;
+	ASN1_INTEGER *serial;
+	X509_ALGOR *signature;
+	X509_NAME *issuer;
+	X509_VAL *validity;
+	X509_NAME *subject;
+	CM_SPKI *key;
+	ASN1_BIT_STRING *issuer_uid;
+	ASN1_BIT_STRING *subject_uid;
+	STACK_OF(X509_EXTENSION) *extensions;
+	ASN1_ENCODING enc;              /* the bytes as received */
+} CM_TBS;
+
+typedef struct {
+	CM_TBS *tbs;
+	X509_ALGOR *sig_alg;
+	ASN1_BIT_STRING *signature;
+} CM_X509;
+
+/* Decodes the certificate at the start of buf (len bytes); *used is its
+ * length. NULL when it does not decode. Free with cm_x509_light_free. */
+CM_X509 *cm_x509_light_d2i(const unsigned char *buf, size_t len,
+    size_t *used);
+
+/* Frees x; NULL is fine. */
+void cm_x509_light_free(CM_X509 *x);
+
+/* DER of k (a SubjectPublicKeyInfo) into *der, as i2d functions do. */
+int cm_x509_spki_i2d(const CM_SPKI *k, unsigned char **der);
+
+/* Returns 1 when key verifies x's signature, as X509_verify does (the
+ * outer and the inner signature algorithm must be the same), else 0. */
+int cm_x509_light_verify(const CM_X509 *x, EVP_PKEY *key);
 
 #endif

@@ -83,6 +83,8 @@ struct cm_ocsp_request {
 	enum cm_ocsp_hash hash;
 	unsigned char nonce[CM_OCSP_NONCE_MAX];
 	size_t nonce_len;               /* 0: sent without a nonce */
+	unsigned char cert_fp[CM_FP_LEN];       /* the pair it was built */
+	unsigned char issuer_fp[CM_FP_LEN];     /* for (step 0 passed) */
 };
 
 /* The outcome of a validation. Strings are UTF-8 without control bytes,
@@ -123,13 +125,16 @@ enum cm_status cm_ocsp_check_issuer(struct cm_ocsp_ctx *ctx,
     const struct cm_cert *cert, const struct cm_cert *issuer,
     struct cm_err *err);
 
-/* Builds a request for cert (issued by issuer): one CertID (opts->hash,
- * SHA-1 by default) and, unless opts->no_nonce, a fresh random nonce.
- * Does not verify the issuer (cm_ocsp_check_issuer does). On success *out
- * owns its DER: release it with cm_ocsp_request_clear. */
-enum cm_status cm_ocsp_request_build(const struct cm_cert *cert,
-    const struct cm_cert *issuer, const struct cm_ocsp_opts *opts,
-    struct cm_ocsp_request *out, struct cm_err *err);
+/* Builds a request for cert (issued by issuer) after step 0 (as
+ * cm_ocsp_check_issuer; its error when the pair fails): one CertID
+ * (opts->hash, SHA-1 by default) and, unless opts->no_nonce, a fresh
+ * random nonce. cm_ocsp_validate of an answer to it for the same pair
+ * skips step 0. ctx (caches) may be NULL. On success *out owns its DER:
+ * release it with cm_ocsp_request_clear. */
+enum cm_status cm_ocsp_request_build(struct cm_ocsp_ctx *ctx,
+    const struct cm_cert *cert, const struct cm_cert *issuer,
+    const struct cm_ocsp_opts *opts, struct cm_ocsp_request *out,
+    struct cm_err *err);
 
 /* Frees the DER of req and zeroes it; NULL is fine. */
 void cm_ocsp_request_clear(struct cm_ocsp_request *req);
