@@ -286,6 +286,8 @@ form_field(void *cls, enum MHD_ValueKind kind, const char *key,
 	(void)kind;
 	(void)content_type;
 	(void)transfer_encoding;
+	if (key == NULL)     /* a part without a name: malformed */
+		return MHD_NO;
 	if (strcmp(key, "file") == 0) {
 		if (filename != NULL)
 			snprintf(fm->filename, sizeof(fm->filename), "%s", filename);

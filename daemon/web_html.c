@@ -756,6 +756,12 @@ multipart_field(void *cls, enum MHD_ValueKind kind, const char *key,
 	(void)kind;
 	(void)content_type;
 	(void)transfer_encoding;
+	if (key == NULL) {
+		/* a part without a name (libmicrohttpd passes NULL for a part
+		 * whose Content-Disposition it could not read): malformed */
+		f->bad = 1;
+		return MHD_NO;
+	}
 	if (strcmp(key, "file") == 0) {
 		if (filename != NULL)
 			snprintf(f->filename, sizeof(f->filename), "%s", filename);

@@ -319,6 +319,32 @@ def test_upload_bad_input(shared, certs, case):
     assert shared.snapshot() == before
 
 
+def test_multipart_part_without_a_name_is_refused_not_a_crash(shared, certs):
+    """Found by fuzz/fuzz_http.c: a part whose Content-Disposition header
+    libmicrohttpd cannot read reaches the form handlers with no name (a
+    NULL key), which certmond passed to strcmp - a crash, and before
+    authentication on the web admin's POSTs (their form is read before the
+    session is checked). Now the body is refused as malformed."""
+    ctype = "multipart/form-data; boundary=XB"
+    body = (b"--XB\r\nContent-Disposition: form-data; name=\"unit\"\r\n\r\n"
+            b"CallManager\r\n--XB\r\nConteta; name=\"unit\"\r\n\r\n"
+            b"tomcat\r\n--XB\r\nContent-Disposition: form-data; "
+            b"name=\"file\"; filename=\"a.pem\"\r\n\r\n" + pem(certs["a"]) +
+            b"\r\n--XB--\r\n")
+    before = shared.snapshot()
+    msg = error(shared.api("POST", "/certs", body=body, content_type=ctype),
+                400)
+    assert "multipart" in msg
+    # the web admin, with no session at all: refused, the daemon lives on
+    for path in ("/login", "/certs/upload"):
+        r = shared.request("POST", path, body=body, content_type=ctype,
+                           auth=False)
+        assert r.status in (303, 403), r
+    assert shared.alive()
+    assert shared.request("GET", "/healthz", auth=False).status == 200
+    assert shared.snapshot() == before
+
+
 def test_upload_body_over_2_mib_is_413(daemon, certs, certmon):
     before = certmon.snapshot()
     big = pem(certs["a"]) * (3 * MiB // len(pem(certs["a"])) + 1)
