@@ -272,6 +272,29 @@ parse_listen(const char *text, struct sockaddr_storage *ss, socklen_t *len)
 	return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? 0 : -1;
 }
 
+/* Starts libmicrohttpd with the daemon's handlers and limits; sa is the
+ * address to listen on, or NULL with MHD_USE_NO_LISTEN_SOCKET in flags. */
+static struct MHD_Daemon *
+start(struct daemon_ctx *d, unsigned flags, const struct sockaddr *sa)
+{
+	if (d->tls)
+		flags |= MHD_USE_TLS;
+	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, d,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_SOCK_ADDR, sa,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)64,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+	    /* without TLS the option list ends here */
+	    d->tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, d->tls_key_pem,
+	    MHD_OPTION_HTTPS_MEM_CERT, d->tls_cert_pem,
+	    MHD_OPTION_HTTPS_PRIORITIES,
+	    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+	    MHD_OPTION_END);
+}
+
 int
 http_start(struct daemon_ctx *d)
 {
@@ -285,25 +308,22 @@ http_start(struct daemon_ctx *d)
 	}
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	if (d->tls)
-		flags |= MHD_USE_TLS;
-	d->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, d,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)64,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-	    /* without TLS the option list ends here */
-	    d->tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, d->tls_key_pem,
-	    MHD_OPTION_HTTPS_MEM_CERT, d->tls_cert_pem,
-	    MHD_OPTION_HTTPS_PRIORITIES,
-	    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
-	    MHD_OPTION_END);
+	d->mhd = start(d, flags, (const struct sockaddr *)&ss);
 	if (d->mhd == NULL) {
 		daemon_log(LOG_ERR, "cannot listen on %s (in use, or not an "
 		    "address of this machine)", d->listen);
+		return -1;
+	}
+	return 0;
+}
+
+int
+http_start_unbound(struct daemon_ctx *d)
+{
+	d->mhd = start(d, MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+	    MHD_USE_NO_LISTEN_SOCKET, NULL);
+	if (d->mhd == NULL) {
+		daemon_log(LOG_ERR, "cannot start the HTTP server");
 		return -1;
 	}
 	return 0;

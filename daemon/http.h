@@ -56,6 +56,12 @@ const char *req_header(struct request *r, const char *key);
  * web admin (and sets r->who). */
 int req_authenticated(struct request *r);
 
+/* Starts the HTTP(S) server like http_start (same handlers, limits and
+ * event loop), but without a listening socket: connections are handed to
+ * it with MHD_add_connection (the fuzz target fuzz/fuzz_http.c does).
+ * Returns 0, or -1 after logging why. */
+int http_start_unbound(struct daemon_ctx *d);
+
 /* The handlers. */
 enum MHD_Result api_handle(struct request *r);
 enum MHD_Result metrics_handle(struct request *r);
