@@ -5,6 +5,7 @@
 
 #include "certmon/expiry.h"
 #include "certmon/json.h"
+#include "certmon/revocation.h"
 
 json_t *
 cm_json_str(const char *s)
@@ -86,6 +87,48 @@ cm_json_cert_fields(json_t *o, const struct cm_cert *x)
 	json_object_set_new(o, "ca_issuers", strlist_json(&x->ca_issuers));
 	json_object_set_new(o, "crl_urls", strlist_json(&x->crl_urls));
 	json_object_set_new(o, "ocsp_nocheck", json_boolean(x->ocsp_nocheck));
+}
+
+/* "a, b" as ["a", "b"] */
+static json_t *
+units_json(const char *units)
+{
+	json_t *a = json_array();
+	const char *p = units != NULL ? units : "", *q;
+
+	while (*p != '\0') {
+		q = strstr(p, ", ");
+		json_array_append_new(a, json_stringn(p, q != NULL ?
+		    (size_t)(q - p) : strlen(p)));
+		if (q == NULL)
+			break;
+		p = q + 2;
+	}
+	return a;
+}
+
+json_t *
+cm_json_rev_result(const struct cm_rev_result *r)
+{
+	json_t *o;
+
+	o = json_pack("{s:s, s:o, s:o, s:o, s:s, s:o, s:o, s:s, s:b, s:o, s:b, "
+	    "s:b, s:b}",
+	    "fingerprint", r->fingerprint,
+	    "units", units_json(r->units),
+	    "cn", cm_json_str(r->subject_cn),
+	    "serial", cm_json_str(r->serial_hex),
+	    "status", r->status,
+	    "source", r->source[0] ? json_string(r->source) : json_null(),
+	    "reason", r->reason[0] ? cm_json_str(r->reason) : json_null(),
+	    "verdict", cm_revocation_verdict_name(r->verdict.verdict),
+	    "warning", r->verdict.verdict == CM_VERDICT_WARN,
+	    "verdict_reason", cm_json_str(r->verdict.reason),
+	    "checked", r->checked,
+	    "from_cache", r->from_cache,
+	    "changed", r->changed);
+	json_object_set_new(o, "not_after", cm_json_time(r->not_after));
+	return o;
 }
 
 /* ---- the fast writer ------------------------------------------------------- */
@@ -249,6 +292,54 @@ cm_json_cert_row_write(const struct cm_cert_row *r, cm_time now, int start,
 	put_kbool(&o, "current", r->replaced_at == 0);
 	put_ktime(&o, "replaced_at", r->replaced_at);
 	put_kstr(&o, "replaced_by", r->replaced_by);
+	put(&o, "}", 1);
+	return o.full ? 0 : (size_t)(o.p - buf);
+}
+
+size_t
+cm_json_rev_result_write(const struct cm_rev_result *r, char *buf, size_t len)
+{
+	struct out o = {buf, buf + len, 0};
+	const char *p = r->units != NULL ? r->units : "", *q;
+
+	/* the fields and their order are cm_json_rev_result's */
+	put(&o, "{", 1);
+	put_key(&o, "fingerprint", 1);
+	put_str(&o, r->fingerprint);
+	put_key(&o, "units", 0);
+	put(&o, "[", 1);
+	for (int first = 1; *p != '\0'; first = 0) {
+		char unit[CM_UNIT_NAME_MAX + 1];
+		size_t n;
+
+		q = strstr(p, ", ");
+		n = q != NULL ? (size_t)(q - p) : strlen(p);
+		if (n >= sizeof(unit)) {
+			o.full = 1;     /* not a unit name: the slow path */
+			break;
+		}
+		memcpy(unit, p, n);
+		unit[n] = '\0';
+		if (!first)
+			put(&o, ",", 1);
+		put_str(&o, unit);
+		if (q == NULL)
+			break;
+		p = q + 2;
+	}
+	put(&o, "]", 1);
+	put_kstr(&o, "cn", r->subject_cn);
+	put_kstr(&o, "serial", r->serial_hex);
+	put_kstr(&o, "status", r->status);
+	put_kstr(&o, "source", r->source[0] ? r->source : NULL);
+	put_kstr(&o, "reason", r->reason[0] ? r->reason : NULL);
+	put_kstr(&o, "verdict", cm_revocation_verdict_name(r->verdict.verdict));
+	put_kbool(&o, "warning", r->verdict.verdict == CM_VERDICT_WARN);
+	put_kstr(&o, "verdict_reason", r->verdict.reason);
+	put_kbool(&o, "checked", r->checked);
+	put_kbool(&o, "from_cache", r->from_cache);
+	put_kbool(&o, "changed", r->changed);
+	put_ktime(&o, "not_after", r->not_after);
 	put(&o, "}", 1);
 	return o.full ? 0 : (size_t)(o.p - buf);
 }

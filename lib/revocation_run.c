@@ -657,18 +657,18 @@ result_init(struct cm_rev_result *r, const char *fp_hex, const char *cn,
 
 /* ---- the certificates of the store ---------------------------------------- */
 
-/* A current certificate of the store, read from the store's columns: what
- * a reused answer needs. Its DER is parsed only when it is checked. */
+/* A current certificate of the store, read from the store's columns with
+ * its stored answer: what a reused answer needs. Its DER is read and
+ * parsed only when it is checked (item_cert). */
 struct item {
 	char fp[CM_FP_HEX_LEN];
 	char first_unit[CM_UNIT_NAME_MAX + 1];
 	char *units;                    /* "a, b" */
 	const char *subject, *issuer, *subject_cn, *serial_hex; /* in mem */
 	cm_time not_after;
-	const unsigned char *der;       /* in mem */
-	size_t der_len;
+	struct cm_rev_record *old;      /* in mem; NULL: never checked */
 	char *mem;
-	struct cm_cert *cert;           /* parsed on demand: item_cert */
+	struct cm_cert *cert;           /* NULL until item_cert */
 };
 
 struct items {
@@ -702,14 +702,16 @@ struct rows {
 	int nomem;
 };
 
-/* Copies the row's columns and DER into one block. */
+/* Copies the row's columns and its record into one block. */
 static int
-collect_row(const struct cm_cert_row *r, void *arg)
+collect_row(const struct cm_cert_row *r, const struct cm_rev_record *rec,
+    void *arg)
 {
 	struct rows *rs = arg;
 	struct row *nv, *x;
-	size_t ls = strlen(r->subject) + 1, li = strlen(r->issuer) + 1,
-	    lc = strlen(r->subject_cn) + 1, ln = strlen(r->serial_hex) + 1;
+	size_t lr = rec != NULL ? sizeof(*rec) : 0, ls = strlen(r->subject) + 1,
+	    li = strlen(r->issuer) + 1, lc = strlen(r->subject_cn) + 1,
+	    ln = strlen(r->serial_hex) + 1;
 	char *m;
 
 	if (rs->n == rs->cap) {
@@ -720,17 +722,16 @@ collect_row(const struct cm_cert_row *r, void *arg)
 		rs->v = nv;
 		rs->cap = ncap;
 	}
-	if (r->der == NULL || r->der_len == 0 ||
-	    (m = malloc(r->der_len + ls + li + lc + ln)) == NULL)
+	if ((m = malloc(lr + ls + li + lc + ln)) == NULL)
 		goto nomem;
 	x = &rs->v[rs->n++];
 	memset(x, 0, sizeof(*x));
 	textf(x->unit, sizeof(x->unit), "%s", r->unit);
 	textf(x->it.fp, sizeof(x->it.fp), "%s", r->fingerprint);
 	x->it.mem = m;
-	x->it.der = memcpy(m, r->der, r->der_len);
-	x->it.der_len = r->der_len;
-	x->it.subject = memcpy(m += r->der_len, r->subject, ls);
+	if (rec != NULL)        /* first: the block is malloc-aligned */
+		x->it.old = memcpy(m, rec, lr);
+	x->it.subject = memcpy(m += lr, r->subject, ls);
 	x->it.issuer = memcpy(m += ls, r->issuer, li);
 	x->it.subject_cn = memcpy(m += li, r->subject_cn, lc);
 	x->it.serial_hex = memcpy(m + lc, r->serial_hex, ln);
@@ -774,16 +775,13 @@ cmp_item_subject(const void *a, const void *b)
 static enum cm_status
 load_items(struct cm_store *st, struct items *out, struct cm_err *err)
 {
-	struct cm_cert_filter f;
 	struct rows rs = {NULL, 0, 0, 0};
 	struct items it = {NULL, 0, NULL};
 	size_t i, k;
 	enum cm_status rc;
 
 	memset(out, 0, sizeof(*out));
-	memset(&f, 0, sizeof(f));
-	f.want_der = 1;
-	if ((rc = cm_store_cert_list(st, &f, collect_row, &rs, err)) != CM_OK)
+	if ((rc = cm_store_revocation_scan(st, collect_row, &rs, err)) != CM_OK)
 		goto out;
 	if (rs.nomem) {
 		rc = cm_err_set(err, CM_ERR_NOMEM, "out of memory");
@@ -838,12 +836,17 @@ out:
 }
 
 /* The parsed certificate of x, or NULL (stored, so parsed once already:
- * cannot happen short of memory). */
+ * cannot happen short of memory or a store error). */
 static const struct cm_cert *
-item_cert(struct item *x)
+item_cert(struct cm_store *st, struct item *x)
 {
-	if (x->cert == NULL)
-		(void)cm_cert_from_der(x->der, x->der_len, &x->cert, NULL);
+	unsigned char *der = NULL;
+	size_t len = 0;
+
+	if (x->cert == NULL &&
+	    cm_store_cert_der(st, x->fp, &der, &len, NULL) == CM_OK)
+		(void)cm_cert_from_der(der, len, &x->cert, NULL);
+	free(der);
 	return x->cert;
 }
 
@@ -876,12 +879,12 @@ static struct item *
 verified_issuer(struct engine *e, const struct items *it, struct item *x,
     size_t lo, size_t hi)
 {
-	const struct cm_cert *c = item_cert(x), *ic;
+	const struct cm_cert *c = item_cert(e->st, x), *ic;
 
 	for (size_t k = lo; c != NULL && k < hi; k++) {
 		struct item *cand = it->by_subject[k];
 
-		if (cand != x && (ic = item_cert(cand)) != NULL &&
+		if (cand != x && (ic = item_cert(e->st, cand)) != NULL &&
 		    cm_ocsp_check_issuer(e->octx, c, ic, NULL) == CM_OK)
 			return cand;
 	}
@@ -911,7 +914,7 @@ cm_revocation_run(struct cm_store *st, cm_time now, const char *actor,
 	struct cm_service svc;
 	struct timespec t0;
 	size_t njobs = 0, lo, hi, ncand;
-	int engine_ready = 0, in_txn = 0, found;
+	int engine_ready = 0, in_txn = 0;
 	enum cm_status rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);    /* only for the duration */
@@ -935,7 +938,6 @@ cm_revocation_run(struct cm_store *st, cm_time now, const char *actor,
 	for (size_t i = 0; i < items.n; i++) {
 		struct item *it = &items.v[i], *issuer = NULL;
 		struct cm_rev_result *res;
-		struct cm_rev_record old;
 		struct job *j;
 
 		/* Skipped: no certificate of the store bears its issuer's
@@ -959,19 +961,17 @@ cm_revocation_run(struct cm_store *st, cm_time now, const char *actor,
 			goto out;
 		}
 		rep->n++;
-		if ((rc = cm_store_revocation_get(st, it->fp, &old, &found,
-		    err)) != CM_OK)
-			goto out;
 		if (it->not_after < now) {
 			/* expired: fails every trust decision whatever its
 			 * status, which stays as it was */
 			rep->expired++;
-			if (found)
-				result_set(res, &old);
-			cm_revocation_verdict(found ? old.status : CM_REV_GOOD,
+			if (it->old != NULL)
+				result_set(res, it->old);
+			cm_revocation_verdict(it->old != NULL ? it->old->status :
+			    CM_REV_GOOD,
 			    NULL, e.ps.common_criteria, it->not_after, now,
 			    &res->verdict);
-			if (!found)
+			if (it->old == NULL)
 				textf(res->verdict.reason, sizeof(res->verdict.reason),
 				    "certificate expired (notAfter %s); revocation "
 				    "status never checked", cm_time_format(
@@ -983,9 +983,10 @@ cm_revocation_run(struct cm_store *st, cm_time now, const char *actor,
 		j = &jobs[njobs++];
 		j->res = res;
 		j->first_unit = it->first_unit;
-		j->old = old;
-		j->have_old = found;
-		if (found && reusable(&e, &old, 1)) {
+		if (it->old != NULL)
+			j->old = *it->old;
+		j->have_old = it->old != NULL;
+		if (j->have_old && reusable(&e, &j->old, 1)) {
 			j->reuse = 1;
 			continue;
 		}
@@ -998,8 +999,8 @@ cm_revocation_run(struct cm_store *st, cm_time now, const char *actor,
 			if (items.by_subject[k] != it)
 				issuer = items.by_subject[k];
 		j->issuer_checked = 0;
-		if ((j->cert = item_cert(it)) == NULL ||
-		    (j->issuer = item_cert(issuer)) == NULL) {
+		if ((j->cert = item_cert(st, it)) == NULL ||
+		    (j->issuer = item_cert(st, issuer)) == NULL) {
 			rc = cm_err_set(err, CM_ERR_NOMEM, "out of memory "
 			    "(parsing the stored certificates)");
 			goto out;
@@ -1551,51 +1552,22 @@ cm_params_settings_from_json(json_t *o, struct cm_params_settings *s,
 	return CM_OK;
 }
 
-static json_t *
-units_json(const char *units)
-{
-	json_t *a = json_array();
-	const char *p = units != NULL ? units : "", *q;
-
-	while (*p != '\0') {
-		q = strstr(p, ", ");
-		json_array_append_new(a, json_stringn(p, q != NULL ?
-		    (size_t)(q - p) : strlen(p)));
-		if (q == NULL)
-			break;
-		p = q + 2;
-	}
-	return a;
-}
-
 json_t *
 cm_revocation_report_json(const struct cm_revocation_report *rep)
 {
-	json_t *arr = json_array(), *s;
+	json_t *doc = cm_revocation_summary_json(rep), *arr = json_array();
 
-	for (size_t i = 0; i < rep->n; i++) {
-		const struct cm_rev_result *r = &rep->v[i];
+	for (size_t i = 0; i < rep->n; i++)
+		json_array_append_new(arr, cm_json_rev_result(&rep->v[i]));
+	json_object_set_new(doc, "results", arr);
+	return doc;
+}
 
-		s = json_pack("{s:s, s:o, s:o, s:o, s:s, s:o, s:o, s:s, s:b, s:o, "
-		    "s:b, s:b, s:b}",
-		    "fingerprint", r->fingerprint,
-		    "units", units_json(r->units),
-		    "cn", cm_json_str(r->subject_cn),
-		    "serial", cm_json_str(r->serial_hex),
-		    "status", r->status,
-		    "source", r->source[0] ? json_string(r->source) : json_null(),
-		    "reason", r->reason[0] ? cm_json_str(r->reason) : json_null(),
-		    "verdict", cm_revocation_verdict_name(r->verdict.verdict),
-		    "warning", r->verdict.verdict == CM_VERDICT_WARN,
-		    "verdict_reason", cm_json_str(r->verdict.reason),
-		    "checked", r->checked,
-		    "from_cache", r->from_cache,
-		    "changed", r->changed);
-		json_object_set_new(s, "not_after", cm_json_time(r->not_after));
-		json_array_append_new(arr, s);
-	}
+json_t *
+cm_revocation_summary_json(const struct cm_revocation_report *rep)
+{
 	return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I}, "
-	    "s:i, s:b, s:b, s:o, s:o}",
+	    "s:i, s:b, s:b, s:o}",
 	    "ran_at", cm_json_time(rep->ran_at),
 	    "checked", (json_int_t)rep->checked,
 	    "from_cache", (json_int_t)rep->from_cache,
@@ -1609,6 +1581,5 @@ cm_revocation_report_json(const struct cm_revocation_report *rep)
 	    "error", (json_int_t)rep->count[CM_REV_ERROR],
 	    "alarms", rep->alarms,
 	    "ocsp", rep->ocsp, "crl", rep->crl,
-	    "results", arr,
 	    "next_run", cm_json_time(rep->next_run));
 }

@@ -35,10 +35,17 @@ enum stmt_id {
 	ST_SETTING_GET,
 	ST_SETTING_SET,
 	ST_REV_GET,
+	ST_DER_GET,
 	ST_REV_TOUCH,
 	ST_REV_PUT,
 	ST__COUNT
 };
+
+/* The columns of a revocation record (rev_from_stmt reads them). */
+#define REV_COLUMNS \
+	"r.status, r.source, r.checked_at, r.reason, r.this_update," \
+	" r.next_update, r.produced_at, r.revocation_time, r.revocation_reason," \
+	" r.cache_until, r.next_check, r.trust_model, r.responder"
 
 static const char *const stmt_sql[ST__COUNT] = {
 	[ST_CERT_ID] = "SELECT id FROM certs WHERE fingerprint = ?1",
@@ -78,11 +85,11 @@ static const char *const stmt_sql[ST__COUNT] = {
 	    " ON CONFLICT (key) DO UPDATE SET value = excluded.value,"
 	    " updated_at = excluded.updated_at",
 	[ST_REV_GET] =
-	    "SELECT r.status, r.source, r.checked_at,"
-	    " r.reason, r.this_update, r.next_update, r.produced_at,"
-	    " r.revocation_time, r.revocation_reason, r.cache_until,"
-	    " r.next_check, r.trust_model, r.responder"
+	    "SELECT " REV_COLUMNS
 	    " FROM revocation r JOIN certs c ON c.id = r.cert_id"
+	    " WHERE c.fingerprint = ?1",
+	[ST_DER_GET] =
+	    "SELECT d.der FROM cert_der d JOIN certs c ON c.id = d.cert_id"
 	    " WHERE c.fingerprint = ?1",
 	[ST_REV_TOUCH] =
 	    "UPDATE revocation SET checked_at ="
@@ -2144,6 +2151,90 @@ col_copy(sqlite3_stmt *s, int i, char *buf, size_t len)
 	snprintf(buf, len, "%s", col_text(s, i));
 }
 
+/* Reads the REV_COLUMNS starting at column i into *out. */
+static void
+rev_from_stmt(sqlite3_stmt *s, int i, struct cm_rev_record *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->status = (enum cm_rev_status)rev_status_from_text(col_text(s, i));
+	col_copy(s, i + 1, out->source, sizeof(out->source));
+	out->checked_at = sqlite3_column_int64(s, i + 2);
+	col_copy(s, i + 3, out->reason, sizeof(out->reason));
+	out->this_update = sqlite3_column_int64(s, i + 4);
+	out->next_update = sqlite3_column_int64(s, i + 5);
+	out->produced_at = sqlite3_column_int64(s, i + 6);
+	out->revocation_time = sqlite3_column_int64(s, i + 7);
+	col_copy(s, i + 8, out->revocation_reason,
+	    sizeof(out->revocation_reason));
+	out->cache_until = sqlite3_column_int64(s, i + 9);
+	out->next_check = sqlite3_column_int64(s, i + 10);
+	col_copy(s, i + 11, out->trust_model, sizeof(out->trust_model));
+	col_copy(s, i + 12, out->responder, sizeof(out->responder));
+}
+
+enum cm_status
+cm_store_revocation_scan(struct cm_store *st, cm_rev_scan_fn fn, void *arg,
+    struct cm_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	struct cm_cert_row row;
+	struct cm_rev_record rec;
+	enum cm_status rc = CM_OK;
+	int r;
+
+	/* ROW_COLUMNS are columns 0..20, the record's 21..33 */
+	if (sqlite3_prepare_v2(st->db, "SELECT " ROW_COLUMNS ", " REV_COLUMNS
+	    ROW_FROM " WHERE u.replaced_at IS NULL", -1, &s, NULL) !=
+	    SQLITE_OK) {
+		rc = db_error(st, err, "reading the certificates to check");
+		goto out;
+	}
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		row_from_stmt(s, 0, &row);
+		if (sqlite3_column_type(s, 21) != SQLITE_NULL)
+			rev_from_stmt(s, 21, &rec);
+		if (fn(&row, sqlite3_column_type(s, 21) != SQLITE_NULL ? &rec :
+		    NULL, arg) != 0)
+			goto out;
+	}
+	if (r != SQLITE_DONE)
+		rc = db_error(st, err, "reading the certificates to check");
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+enum cm_status
+cm_store_cert_der(struct cm_store *st, const char *fp, unsigned char **der,
+    size_t *len, struct cm_err *err)
+{
+	sqlite3_stmt *s;
+	enum cm_status rc = CM_OK;
+	int r, n;
+
+	*der = NULL;
+	*len = 0;
+	if ((s = stmt(st, ST_DER_GET, err)) == NULL)
+		return CM_ERR_STORE;
+	bind_text(s, 1, fp);
+	if ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		n = sqlite3_column_bytes(s, 0);
+		if (n <= 0 || (*der = malloc((size_t)n)) == NULL)
+			rc = cm_err_set(err, CM_ERR_NOMEM, "out of memory");
+		else {
+			memcpy(*der, sqlite3_column_blob(s, 0), (size_t)n);
+			*len = (size_t)n;
+		}
+	} else if (r == SQLITE_DONE) {
+		rc = cm_err_set(err, CM_ERR_NOTFOUND, "no stored certificate has "
+		    "fingerprint %.64s", fp);
+	} else {
+		rc = db_error(st, err, "reading a certificate");
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
 enum cm_status
 cm_store_revocation_get(struct cm_store *st, const char *fp,
     struct cm_rev_record *out, int *found, struct cm_err *err)
@@ -2159,21 +2250,7 @@ cm_store_revocation_get(struct cm_store *st, const char *fp,
 	bind_text(s, 1, fp);
 	if ((r = sqlite3_step(s)) == SQLITE_ROW) {
 		*found = 1;
-		out->status = (enum cm_rev_status)rev_status_from_text(
-		    col_text(s, 0));
-		col_copy(s, 1, out->source, sizeof(out->source));
-		out->checked_at = sqlite3_column_int64(s, 2);
-		col_copy(s, 3, out->reason, sizeof(out->reason));
-		out->this_update = sqlite3_column_int64(s, 4);
-		out->next_update = sqlite3_column_int64(s, 5);
-		out->produced_at = sqlite3_column_int64(s, 6);
-		out->revocation_time = sqlite3_column_int64(s, 7);
-		col_copy(s, 8, out->revocation_reason,
-		    sizeof(out->revocation_reason));
-		out->cache_until = sqlite3_column_int64(s, 9);
-		out->next_check = sqlite3_column_int64(s, 10);
-		col_copy(s, 11, out->trust_model, sizeof(out->trust_model));
-		col_copy(s, 12, out->responder, sizeof(out->responder));
+		rev_from_stmt(s, 0, out);
 	} else if (r != SQLITE_DONE) {
 		rc = db_error(st, err, "reading a revocation answer");
 	}

@@ -9,6 +9,7 @@
 
 #include "certmon/cert.h"
 #include "certmon/clock.h"
+#include "certmon/revocation_run.h"
 #include "certmon/store.h"
 
 /* Returns a JSON string for s (NULL becomes null). */
@@ -30,6 +31,17 @@ json_t *cm_json_cert_row(const struct cm_cert_row *row, cm_time now,
  * is too small. */
 size_t cm_json_cert_row_write(const struct cm_cert_row *row, cm_time now,
     int start_days, char *buf, size_t len);
+
+/* Returns the object of one certificate of a revocation run or upload
+ * check (caller owns the reference). */
+json_t *cm_json_rev_result(const struct cm_rev_result *r);
+
+/* Appends to buf exactly what json_dumpb(cm_json_rev_result(r),
+ * JSON_COMPACT | JSON_ENSURE_ASCII) would write, without building the
+ * object (the unit tests compare both byte for byte). Returns the length
+ * written, or 0 when buf (len bytes) is too small. */
+size_t cm_json_rev_result_write(const struct cm_rev_result *r, char *buf,
+    size_t len);
 
 /* Adds the parsed-only fields of a certificate (version, SANs, EKUs, OCSP
  * and CA-issuer URLs, CRL distribution points, ocsp_nocheck) to obj. */

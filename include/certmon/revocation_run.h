@@ -143,9 +143,11 @@ enum cm_status cm_params_settings_from_json(json_t *obj,
     struct cm_params_settings *s, struct cm_err *err);
 
 /* Returns the report of a run as an object: ran_at, checked, from_cache,
- * requests, skipped, expired, counts, alarms, results (fingerprint, units,
- * cn, serial, status, source, reason, verdict, warning, from_cache,
- * changed, not_after), next_run. */
+ * requests, skipped, expired, counts, alarms, ocsp, crl, next_run, and
+ * results, one cm_json_rev_result (json.h) per certificate. */
 json_t *cm_revocation_report_json(const struct cm_revocation_report *rep);
+
+/* The same object without results (for writers that stream them). */
+json_t *cm_revocation_summary_json(const struct cm_revocation_report *rep);
 
 #endif

@@ -425,6 +425,23 @@ enum cm_rev_keep {
 enum cm_rev_keep cm_rev_record_keep(const struct cm_rev_record *old,
     const struct cm_rev_record *nw);
 
+/* Called by cm_store_revocation_scan for each row; rec is the stored
+ * answer, NULL when there is none. Non-zero stops the scan. */
+typedef int (*cm_rev_scan_fn)(const struct cm_cert_row *row,
+    const struct cm_rev_record *rec, void *arg);
+
+/* Calls fn for every (unit, current certificate) row, in no particular
+ * order and without the DER, with the certificate's stored answer: what a
+ * revocation run reads, in one statement. */
+enum cm_status cm_store_revocation_scan(struct cm_store *st,
+    cm_rev_scan_fn fn, void *arg, struct cm_err *err);
+
+/* Reads the DER of the certificate with fingerprint fp (full lower-case
+ * hex) into *der (newly allocated, *len bytes); CM_ERR_NOTFOUND when
+ * there is none. */
+enum cm_status cm_store_cert_der(struct cm_store *st, const char *fp,
+    unsigned char **der, size_t *len, struct cm_err *err);
+
 /* Reads the record of the certificate with fingerprint fp (full lower-case
  * hex); *found is 0 (and *out zeroed) when there is none. */
 enum cm_status cm_store_revocation_get(struct cm_store *st, const char *fp,

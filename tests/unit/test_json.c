@@ -1,9 +1,11 @@
-/* Unit tests of lib/json: the fast row writer writes exactly what jansson
- * writes for the same row (table of hostile strings, then random UTF-8). */
+/* Unit tests of lib/json: the fast writers (certificate rows, revocation
+ * results) write exactly what jansson writes for the same values (table
+ * of hostile strings, then random UTF-8). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,12 +143,70 @@ test_random_utf8(void **state)
 	}
 }
 
+static void
+check_result(const struct cm_rev_result *r)
+{
+	char fast[16384], *slow;
+	json_t *o = cm_json_rev_result(r);
+	size_t n;
+
+	slow = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	n = cm_json_rev_result_write(r, fast, sizeof(fast));
+	assert_non_null(slow);
+	if (n != strlen(slow))
+		print_message("fast %.*s\nslow %s\n", (int)n, fast, slow);
+	assert_int_equal(n, strlen(slow));
+	assert_memory_equal(fast, slow, n);
+	assert_int_equal(cm_json_rev_result_write(r, fast, n - 1), 0);
+	free(slow);
+	json_decref(o);
+}
+
+static void
+test_rev_result(void **state)
+{
+	static const char *const units[] = {"", "tomcat",
+	    "tomcat, CallManager, tomcat-trust", "unit \"q\", x\\y"};
+	static const char *const texts[] = {"", "good (signed by CN=R, "
+	    "delegated model)", "quote\" \\ tab\t nl\n", "\x01\x7f",
+	    "Zo\xc3\xab \xe6\x9d\xb1 \xf0\x9f\x94\x92"};
+	struct cm_rev_result r;
+	char u[64], cn[64], serial[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		for (size_t k = 0; k < sizeof(texts) / sizeof(texts[0]); k++) {
+			memset(&r, 0, sizeof(r));
+			memset(r.fingerprint, 'a', CM_FP_HEX_LEN - 1);
+			snprintf(u, sizeof(u), "%s", units[i]);
+			snprintf(cn, sizeof(cn), "%s", texts[k]);
+			snprintf(serial, sizeof(serial), "0%zu", k);
+			r.units = u;
+			r.subject_cn = cn;
+			r.serial_hex = serial;
+			r.not_after = k % 2 ? 1800000000 : 0;
+			snprintf(r.status, sizeof(r.status), "%s", k % 2 ? "good" :
+			    "revoked");
+			snprintf(r.source, sizeof(r.source), "%s", k % 3 ? "ocsp" :
+			    "");
+			snprintf(r.reason, sizeof(r.reason), "%s", texts[k]);
+			snprintf(r.verdict.reason, sizeof(r.verdict.reason), "%s",
+			    texts[(k + 1) % 5]);
+			r.verdict.verdict = (enum cm_verdict)(k % 3);
+			r.checked = (int)(k % 2);
+			r.from_cache = (int)(i % 2);
+			r.changed = (int)((i + k) % 2);
+			check_result(&r);
+		}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_random_utf8),
+		cmocka_unit_test(test_rev_result),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
