@@ -29,6 +29,26 @@ one_line(const struct cm_err *err)
 		abort();
 }
 
+static int
+monitor_equal(const struct cm_monitor_settings *a,
+    const struct cm_monitor_settings *b)
+{
+	return a->start_days == b->start_days && a->frequency == b->frequency &&
+	    a->email_enabled == b->email_enabled &&
+	    a->lsc_enabled == b->lsc_enabled &&
+	    strcmp(a->emails, b->emails) == 0 && a->retry_cap == b->retry_cap &&
+	    a->give_up_after == b->give_up_after;
+}
+
+static int
+smtp_equal(const struct cm_smtp_settings *a, const struct cm_smtp_settings *b)
+{
+	return strcmp(a->host, b->host) == 0 && a->port == b->port &&
+	    a->tls == b->tls && strcmp(a->user, b->user) == 0 &&
+	    strcmp(a->password, b->password) == 0 &&
+	    strcmp(a->from, b->from) == 0 && strcmp(a->ca_file, b->ca_file) == 0;
+}
+
 /* The monitor settings: what validates round-trips through JSON. */
 static void
 monitor(json_t *body)
@@ -48,7 +68,7 @@ monitor(json_t *body)
 	if (back == NULL ||
 	    cm_monitor_settings_from_json(back, &again, &err) != CM_OK ||
 	    cm_monitor_settings_check(&again, &err) != CM_OK ||
-	    memcmp(&ms, &again, sizeof(ms)) != 0)
+	    !monitor_equal(&ms, &again))
 		abort();
 	again_json = cm_monitor_settings_json(&again);
 	if (again_json == NULL || !json_equal(back, again_json))
@@ -91,7 +111,7 @@ smtp(json_t *body)
 	memcpy(again.password, ss.password, sizeof(again.password));
 	if (cm_smtp_settings_from_json(back, &again, &err) != CM_OK ||
 	    cm_smtp_settings_check(&again, &err) != CM_OK ||
-	    memcmp(&ss, &again, sizeof(ss)) != 0)
+	    !smtp_equal(&ss, &again))
 		abort();
 	again_json = cm_smtp_settings_json(&again);
 	if (again_json == NULL || !json_equal(back, again_json))

@@ -94,10 +94,11 @@ die(const char *what)
 	abort();
 }
 
-/* A self-signed Ed25519 certificate from a fixed key: the same bytes in
- * every run. */
-static struct cm_cert *
-mint(const char *cn, long serial, cm_time not_before, cm_time not_after)
+/* Appends to *list a self-signed Ed25519 certificate from a fixed key
+ * (the same bytes in every run), parsed as an upload is. */
+static void
+mint(const char *cn, long serial, cm_time not_before, cm_time not_after,
+    struct cm_cert_list *list)
 {
 	static const unsigned char seed[32] = "certmon fuzz_http fixed key....";
 	EVP_PKEY *key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL,
@@ -105,11 +106,13 @@ mint(const char *cn, long serial, cm_time not_before, cm_time not_after)
 	X509 *x = X509_new();
 	X509_NAME *name = X509_NAME_new();
 	unsigned char *der = NULL;
-	struct cm_cert *out = NULL;
+	struct cm_parse_opts popts;
+	struct cm_err err = {CM_OK, ""};
 	int len;
 
 	if (key == NULL || x == NULL || name == NULL)
 		die("out of memory");
+	memset(&popts, 0, sizeof(popts));
 	X509_set_version(x, 2);
 	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
 	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
@@ -123,13 +126,13 @@ mint(const char *cn, long serial, cm_time not_before, cm_time not_after)
 	X509_set_pubkey(x, key);
 	X509_sign(x, key, NULL);
 	if ((len = i2d_X509(x, &der)) <= 0 ||
-	    cm_cert_from_der(der, (size_t)len, &out, NULL) != CM_OK)
+	    cm_cert_parse(der, (size_t)len, "fuzz.der", &popts, list, &err) !=
+	    CM_OK)
 		die("cannot mint a certificate");
 	OPENSSL_free(der);
 	X509_NAME_free(name);
 	X509_free(x);
 	EVP_PKEY_free(key);
-	return out;
 }
 
 /* Makes the template store: standard units, certificates (valid,
@@ -166,11 +169,7 @@ make_template(const char *path)
 		struct cm_cert_list list = {NULL, 0, 0, 0};
 		struct cm_upload_report rep = {NULL, 0};
 
-		if ((list.v = calloc(1, sizeof(*list.v))) == NULL)
-			die("out of memory");
-		list.v[0] = mint(certs[i].cn, (long)i + 1, certs[i].nb,
-		    certs[i].na);
-		list.n = list.cap = 1;
+		mint(certs[i].cn, (long)i + 1, certs[i].nb, certs[i].na, &list);
 		if (cm_store_upload(st, certs[i].unit, &list, &uopts, "fuzz",
 		    FUZZ_NOW - 10 * DAY, &rep, &err) != CM_OK || rep.n != 1)
 			die(err.msg);
