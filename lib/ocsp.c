@@ -136,24 +136,40 @@ slot_index(const unsigned char *a, const unsigned char *b)
 }
 
 /* A certificate whose signature is checked: decoded by OpenSSL (an X509
- * of the TLS hook, or a responder certificate) or by the light decoder (a
- * cm_cert's DER: its key is never needed, so never decoded). */
+ * of the TLS hook, or a responder certificate) or by the signature-only
+ * decoder (a cm_cert's DER: x509_int.h). */
 struct subject {
 	X509 *x;                        /* or NULL */
-	const CM_X509 *light;           /* when x is NULL */
+	const CM_X509_SIG *sig;         /* when x is NULL */
 	const unsigned char *fp;        /* SHA-256 of its DER */
 };
 
 static const ASN1_INTEGER *
 subject_serial(const struct subject *s)
 {
-	return s->x != NULL ? X509_get0_serialNumber(s->x) : s->light->tbs->serial;
+	return s->x != NULL ? X509_get0_serialNumber(s->x) : s->sig->tbs->serial;
 }
 
+/* The issuer name of s, as a decoded name with the same DER: s's own
+ * (X509), issuer's subject name when its DER is the same bytes (the usual
+ * case: no decoding), or *tmp (decoded; the caller frees it). NULL when
+ * it does not decode. */
 static const X509_NAME *
-subject_issuer(const struct subject *s)
+subject_issuer(const struct subject *s, X509 *issuer, X509_NAME **tmp)
 {
-	return s->x != NULL ? X509_get_issuer_name(s->x) : s->light->tbs->issuer;
+	const unsigned char *der, *ider = NULL;
+	size_t len, ilen = 0;
+
+	*tmp = NULL;
+	if (s->x != NULL)
+		return X509_get_issuer_name(s->x);
+	cm_x509_sig_issuer_der(s->sig, &der, &len);
+	if (issuer != NULL && X509_NAME_get0_der(X509_get_subject_name(issuer),
+	    &ider, &ilen) && ilen == len && memcmp(ider, der, len) == 0)
+		return X509_get_subject_name(issuer);
+	if (len > LONG_MAX)
+		return NULL;
+	return *tmp = d2i_X509_NAME(NULL, &der, (long)len);
 }
 
 /* Returns 1 when the key of `signer` verifies the signature of x. The
@@ -185,7 +201,7 @@ signed_by(struct cm_ocsp_ctx *ctx, const struct subject *x, X509 *signer,
 	if ((key = X509_get0_pubkey(signer)) == NULL)
 		goto out;
 	ok = x->x != NULL ? X509_verify(x->x, key) == 1 :
-	    cm_x509_light_verify(x->light, key);
+	    cm_x509_sig_verify(x->sig, key);
 	if (ok && ctx != NULL) {
 		pthread_mutex_lock(&ctx->lock);
 		memcpy(s->subject, xfp, CM_FP_LEN);
@@ -279,22 +295,12 @@ x509_of(struct cm_ocsp_ctx *ctx, const struct cm_cert *c)
 	return c != NULL ? x509_of_der(ctx, c->der, c->der_len, c->fp) : NULL;
 }
 
-/* c decoded by the light decoder (no key), or NULL: free it with
- * cm_x509_light_free. */
-static CM_X509 *
-light_of(const struct cm_cert *c)
+/* c decoded by the signature-only decoder, or NULL: free it with
+ * cm_x509_sig_free. */
+static CM_X509_SIG *
+sig_of(const struct cm_cert *c)
 {
-	size_t used = 0;
-	CM_X509 *x;
-
-	if (c == NULL || c->der == NULL ||
-	    (x = cm_x509_light_d2i(c->der, c->der_len, &used)) == NULL)
-		return NULL;
-	if (used != c->der_len) {
-		cm_x509_light_free(x);
-		return NULL;
-	}
-	return x;
+	return c != NULL ? cm_x509_sig_d2i(c->der, c->der_len) : NULL;
 }
 
 static const EVP_MD *
@@ -400,14 +406,23 @@ issuer_ok(struct cm_ocsp_ctx *ctx, const struct subject *cx, X509 *ix,
     const unsigned char *ifp, char *why, size_t cap)
 {
 	char a[NAME_MAX_TEXT], b[NAME_MAX_TEXT];
+	X509_NAME *tmp = NULL;
+	const X509_NAME *name = subject_issuer(cx, ix, &tmp);
+	int same = name != NULL &&
+	    X509_NAME_cmp(name, X509_get_subject_name(ix)) == 0;
 
-	if (X509_NAME_cmp(subject_issuer(cx), X509_get_subject_name(ix)) != 0) {
-		cm_x509_name_text(subject_issuer(cx), a, sizeof(a));
+	if (!same) {
+		if (name != NULL)
+			cm_x509_name_text(name, a, sizeof(a));
+		else
+			textf(a, sizeof(a), "(does not decode)");
 		cm_x509_name_text(X509_get_subject_name(ix), b, sizeof(b));
 		textf(why, cap, "step 0 issuer: the certificate's issuer (%s) "
 		    "is not the issuer certificate's subject (%s)", a, b);
-		return -1;
 	}
+	X509_NAME_free(tmp);
+	if (!same)
+		return -1;
 	if (!signed_by(ctx, cx, ix, ifp)) {
 		cm_x509_name_text(X509_get_subject_name(ix), b, sizeof(b));
 		textf(why, cap, "step 0 issuer: the key of the issuer "
@@ -423,12 +438,12 @@ cm_ocsp_check_issuer(struct cm_ocsp_ctx *ctx, const struct cm_cert *cert,
     const struct cm_cert *issuer, struct cm_err *err)
 {
 	char why[CM_ERR_MSG_MAX];
-	CM_X509 *cx = NULL;
+	CM_X509_SIG *cx = NULL;
 	X509 *ix = NULL;
 	enum cm_status st = CM_OK;
 
 	ERR_set_mark();
-	if ((cx = light_of(cert)) == NULL ||
+	if ((cx = sig_of(cert)) == NULL ||
 	    (ix = x509_of(ctx, issuer)) == NULL) {
 		st = cm_err_set(err, CM_ERR_INVALID, "step 0 issuer: %s",
 		    issuer == NULL ? "no issuer certificate" :
@@ -439,7 +454,7 @@ cm_ocsp_check_issuer(struct cm_ocsp_ctx *ctx, const struct cm_cert *cert,
 	    issuer->fp, why, sizeof(why)) != 0)
 		st = cm_err_set(err, CM_ERR_INVALID, "%s", why);
 out:
-	cm_x509_light_free(cx);
+	cm_x509_sig_free(cx);
 	X509_free(ix);
 	ERR_pop_to_mark();
 	return st;
@@ -455,8 +470,10 @@ cm_ocsp_request_build(struct cm_ocsp_ctx *ctx, const struct cm_cert *cert,
 	static const struct cm_ocsp_opts defaults;
 	struct subject sub;
 	char why[CM_ERR_MSG_MAX];
-	CM_X509 *cx = NULL;
+	CM_X509_SIG *cx = NULL;
 	X509 *ix = NULL;
+	X509_NAME *tmp = NULL;
+	const X509_NAME *name;
 	OCSP_REQUEST *req = NULL;
 	OCSP_CERTID *id = NULL;
 	unsigned char *der = NULL;
@@ -467,7 +484,7 @@ cm_ocsp_request_build(struct cm_ocsp_ctx *ctx, const struct cm_cert *cert,
 		opts = &defaults;
 	memset(out, 0, sizeof(*out));
 	ERR_set_mark();
-	if ((cx = light_of(cert)) == NULL ||
+	if ((cx = sig_of(cert)) == NULL ||
 	    (ix = x509_of(ctx, issuer)) == NULL) {
 		st = cm_err_set(err, CM_ERR_INVALID, "step 0 issuer: %s",
 		    issuer == NULL ? "no issuer certificate" :
@@ -482,9 +499,10 @@ cm_ocsp_request_build(struct cm_ocsp_ctx *ctx, const struct cm_cert *cert,
 	memcpy(out->cert_fp, cert->fp, CM_FP_LEN);
 	memcpy(out->issuer_fp, issuer->fp, CM_FP_LEN);
 	out->hash = opts->hash;
-	/* the CertID of OCSP_cert_to_id, from the light decoding */
+	/* the CertID of OCSP_cert_to_id */
 	if ((req = OCSP_REQUEST_new()) == NULL ||
-	    (id = OCSP_cert_id_new(hash_md(opts->hash), subject_issuer(&sub),
+	    (name = subject_issuer(&sub, ix, &tmp)) == NULL ||
+	    (id = OCSP_cert_id_new(hash_md(opts->hash), name,
 	    X509_get0_pubkey_bitstr(ix), subject_serial(&sub))) == NULL ||
 	    OCSP_request_add0_id(req, id) == NULL) {
 		st = cm_err_set(err, CM_ERR_INTERNAL, "ocsp request: cannot "
@@ -527,7 +545,8 @@ out:
 	OPENSSL_free(der);
 	OCSP_CERTID_free(id);
 	OCSP_REQUEST_free(req);
-	cm_x509_light_free(cx);
+	X509_NAME_free(tmp);
+	cm_x509_sig_free(cx);
 	X509_free(ix);
 	ERR_pop_to_mark();
 	return st;
@@ -584,6 +603,10 @@ struct check {
 	struct cm_ocsp_opts o;                  /* defaults resolved */
 	cm_time now;
 	struct subject cert;                    /* the certificate checked */
+	OCSP_CERTID *req_id;                    /* our request's CertID, when
+						 * it was built for this pair
+						 * (then cert is only a fp) */
+	const ASN1_INTEGER *serial;             /* the certificate's */
 	X509 *ix;                               /* its issuer */
 	const unsigned char *ifp;
 	OCSP_BASICRESP *bs;
@@ -655,12 +678,31 @@ static int
 our_id_make(struct check *c, int nid, struct our_id *id)
 {
 	const EVP_MD *md = EVP_get_digestbynid(nid);
+	ASN1_OCTET_STRING *nh = NULL, *kh = NULL;
+	ASN1_OBJECT *alg = NULL;
+	X509_NAME *tmp = NULL;
+	const X509_NAME *name;
+	int ok;
 
 	id->nid = nid;
-	return md != NULL &&
-	    X509_NAME_digest(subject_issuer(&c->cert), md, id->name_hash,
-	    &id->name_len) &&
-	    X509_pubkey_digest(c->ix, md, id->key_hash, &id->key_len) ? 0 : -1;
+	if (c->req_id != NULL) {        /* the hashes are the request's */
+		if (!OCSP_id_get0_info(&nh, &alg, &kh, NULL, c->req_id) ||
+		    OBJ_obj2nid(alg) != nid ||
+		    (size_t)ASN1_STRING_length(nh) > sizeof(id->name_hash) ||
+		    (size_t)ASN1_STRING_length(kh) > sizeof(id->key_hash))
+			return -1;
+		id->name_len = (unsigned int)ASN1_STRING_length(nh);
+		id->key_len = (unsigned int)ASN1_STRING_length(kh);
+		memcpy(id->name_hash, ASN1_STRING_get0_data(nh), id->name_len);
+		memcpy(id->key_hash, ASN1_STRING_get0_data(kh), id->key_len);
+		return 0;
+	}
+	name = subject_issuer(&c->cert, c->ix, &tmp);
+	ok = md != NULL && name != NULL &&
+	    X509_NAME_digest(name, md, id->name_hash, &id->name_len) &&
+	    X509_pubkey_digest(c->ix, md, id->key_hash, &id->key_len);
+	X509_NAME_free(tmp);
+	return ok ? 0 : -1;
 }
 
 static int
@@ -693,7 +735,7 @@ find_single(struct check *c)
 {
 	struct our_id ids[4];
 	size_t nids = 0, k;
-	const ASN1_INTEGER *serial = subject_serial(&c->cert);
+	const ASN1_INTEGER *serial = c->serial;
 	int want_nid = c->req != NULL ?
 	    EVP_MD_get_type(hash_md(c->req->hash)) : NID_undef;
 	int n = OCSP_resp_count(c->bs), i, others = 0;
@@ -1351,8 +1393,35 @@ success_reason(struct check *c)
 	one_line(r->reason);
 }
 
+/* Whether req was built (step 0 passed) for the certificate cfp issued
+ * by ifp. */
+static int
+built_for(const struct cm_ocsp_request *req, const unsigned char *cfp,
+    const unsigned char *ifp)
+{
+	return req != NULL && req->der != NULL &&
+	    memcmp(req->cert_fp, cfp, CM_FP_LEN) == 0 &&
+	    memcmp(req->issuer_fp, ifp, CM_FP_LEN) == 0;
+}
+
+/* The CertID of our request req (which asks about one certificate), or
+ * NULL; *owner holds it (free with OCSP_REQUEST_free). */
+static OCSP_CERTID *
+request_id(const struct cm_ocsp_request *req, OCSP_REQUEST **owner)
+{
+	const unsigned char *p = req->der;
+
+	*owner = NULL;
+	if (req->der_len > LONG_MAX || (*owner = d2i_OCSP_REQUEST(NULL, &p,
+	    (long)req->der_len)) == NULL ||
+	    OCSP_request_onereq_count(*owner) != 1)
+		return NULL;
+	return OCSP_onereq_get0_id(OCSP_request_onereq_get0(*owner, 0));
+}
+
 /* The validation of a response about cert (issued by ix, whose SHA-256
- * is ifp): fills *out, returns out->status. */
+ * is ifp): fills *out, returns out->status. cert may be a fingerprint
+ * alone when req was built for the pair. */
 static enum cm_rev_status
 validate(struct cm_ocsp_ctx *ctx, const struct cm_ocsp_request *req,
     const unsigned char *resp, size_t len, const struct subject *cert, X509 *ix,
@@ -1360,6 +1429,8 @@ validate(struct cm_ocsp_ctx *ctx, const struct cm_ocsp_request *req,
     cm_time now, struct cm_ocsp_result *out)
 {
 	struct check c;
+	OCSP_REQUEST *ours = NULL;
+	ASN1_INTEGER *serial = NULL;
 	char why[CM_ERR_MSG_MAX];
 
 	result_reset(out);
@@ -1373,12 +1444,23 @@ validate(struct cm_ocsp_ctx *ctx, const struct cm_ocsp_request *req,
 	c.out = out;
 	resolve_opts(opts, &c.o);
 	/* Step 0, unless our request was built for this very pair
-	 * (cm_ocsp_request_build passed step 0 before building it). */
-	if ((req == NULL || memcmp(req->cert_fp, cert->fp, CM_FP_LEN) != 0 ||
-	    memcmp(req->issuer_fp, ifp, CM_FP_LEN) != 0) &&
-	    issuer_ok(ctx, cert, ix, ifp, why, sizeof(why)) != 0) {
+	 * (cm_ocsp_request_build passed step 0 before building it): then
+	 * the answer must name the request's CertID. */
+	if (built_for(req, cert->fp, ifp)) {
+		if ((c.req_id = request_id(req, &ours)) == NULL ||
+		    !OCSP_id_get0_info(NULL, NULL, NULL, &serial, c.req_id)) {
+			fail(out, "internal error: our request does not decode");
+			goto out;
+		}
+		c.serial = serial;
+	} else if (cert->x == NULL && cert->sig == NULL) {
+		fail(out, "step 0 issuer: the certificate does not decode");
+		goto out;
+	} else if (issuer_ok(ctx, cert, ix, ifp, why, sizeof(why)) != 0) {
 		fail(out, "%s", why);
 		goto out;
+	} else {
+		c.serial = subject_serial(cert);
 	}
 	if (resp == NULL)
 		len = 0;
@@ -1396,6 +1478,7 @@ out:
 	if (out->status == CM_REV_ERROR && out->reason[0] == '\0')
 		fail(out, "internal error: rejected without a reason");
 	OCSP_BASICRESP_free(c.bs);
+	OCSP_REQUEST_free(ours);
 	return out->status;
 }
 
@@ -1423,15 +1506,17 @@ cm_ocsp_validate(struct cm_ocsp_ctx *ctx, const struct cm_ocsp_request *req,
     const struct cm_cert *issuer, const struct cm_ocsp_opts *opts,
     cm_time now, struct cm_ocsp_result *out)
 {
-	CM_X509 *cx = NULL;
+	CM_X509_SIG *cx = NULL;
 	X509 *ix = NULL;
 
 	ERR_set_mark();
-	if ((cx = light_of(cert)) == NULL) {
-		cm_ocsp_result_error(out, "step 0 issuer: the certificate does "
-		    "not decode");
+	if (cert == NULL) {
+		cm_ocsp_result_error(out, "step 0 issuer: no certificate");
 		goto out;
 	}
+	/* decoded only when step 0 has to run (validate) */
+	if (issuer == NULL || !built_for(req, cert->fp, issuer->fp))
+		cx = sig_of(cert);
 	if (issuer == NULL || (ix = x509_of(ctx, issuer)) == NULL) {
 		cm_ocsp_result_error(out, "step 0 issuer: %s", issuer == NULL ?
 		    "no issuer certificate" : "the issuer does not decode");
@@ -1440,7 +1525,7 @@ cm_ocsp_validate(struct cm_ocsp_ctx *ctx, const struct cm_ocsp_request *req,
 	validate(ctx, req, resp, len, &(struct subject){NULL, cx, cert->fp}, ix,
 	    issuer->fp, opts, now, out);
 out:
-	cm_x509_light_free(cx);
+	cm_x509_sig_free(cx);
 	X509_free(ix);
 	ERR_pop_to_mark();
 	return out->status;

@@ -104,7 +104,7 @@ ASN1_SEQUENCE(CM_SPKI) = {
 	ASN1_SIMPLE(CM_SPKI, public_key, ASN1_BIT_STRING)
 } static_ASN1_SEQUENCE_END(CM_SPKI)
 
-ASN1_SEQUENCE_enc(CM_TBS, enc, 0) = {
+ASN1_SEQUENCE(CM_TBS) = {
 	ASN1_EXP_OPT(CM_TBS, version, ASN1_INTEGER, 0),
 	ASN1_SIMPLE(CM_TBS, serial, ASN1_INTEGER),
 	ASN1_SIMPLE(CM_TBS, signature, X509_ALGOR),
@@ -115,7 +115,7 @@ ASN1_SEQUENCE_enc(CM_TBS, enc, 0) = {
 	ASN1_IMP_OPT(CM_TBS, issuer_uid, ASN1_BIT_STRING, 1),
 	ASN1_IMP_OPT(CM_TBS, subject_uid, ASN1_BIT_STRING, 2),
 	ASN1_EXP_SEQUENCE_OF_OPT(CM_TBS, extensions, X509_EXTENSION, 3)
-} static_ASN1_SEQUENCE_END_ref(CM_TBS, CM_TBS)
+} static_ASN1_SEQUENCE_END(CM_TBS)
 
 ASN1_SEQUENCE(CM_X509) = {
 	ASN1_SIMPLE(CM_X509, tbs, CM_TBS),
@@ -150,12 +150,67 @@ cm_x509_spki_i2d(const CM_SPKI *k, unsigned char **der)
 	return ASN1_item_i2d((const ASN1_VALUE *)k, der, ASN1_ITEM_rptr(CM_SPKI));
 }
 
+/* ---- the signature-only decoder ---------------------------------------- */
+
+ASN1_SEQUENCE_enc(CM_SIG_TBS, enc, 0) = {
+	ASN1_EXP_OPT(CM_SIG_TBS, version, ASN1_INTEGER, 0),
+	ASN1_SIMPLE(CM_SIG_TBS, serial, ASN1_INTEGER),
+	ASN1_SIMPLE(CM_SIG_TBS, signature, X509_ALGOR),
+	ASN1_SIMPLE(CM_SIG_TBS, issuer, ASN1_ANY),
+	ASN1_SIMPLE(CM_SIG_TBS, validity, ASN1_ANY),
+	ASN1_SIMPLE(CM_SIG_TBS, subject, ASN1_ANY),
+	ASN1_SIMPLE(CM_SIG_TBS, key, ASN1_ANY),
+	ASN1_IMP_OPT(CM_SIG_TBS, issuer_uid, ASN1_BIT_STRING, 1),
+	ASN1_IMP_OPT(CM_SIG_TBS, subject_uid, ASN1_BIT_STRING, 2),
+	ASN1_EXP_OPT(CM_SIG_TBS, extensions, ASN1_ANY, 3)
+} static_ASN1_SEQUENCE_END_ref(CM_SIG_TBS, CM_SIG_TBS)
+
+ASN1_SEQUENCE(CM_X509_SIG) = {
+	ASN1_SIMPLE(CM_X509_SIG, tbs, CM_SIG_TBS),
+	ASN1_SIMPLE(CM_X509_SIG, sig_alg, X509_ALGOR),
+	ASN1_SIMPLE(CM_X509_SIG, signature, ASN1_BIT_STRING)
+} static_ASN1_SEQUENCE_END(CM_X509_SIG)
+
+CM_X509_SIG *
+cm_x509_sig_d2i(const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der;
+	CM_X509_SIG *x;
+
+	if (der == NULL || len == 0 || len > LONG_MAX)
+		return NULL;
+	x = (CM_X509_SIG *)ASN1_item_d2i(NULL, &p, (long)len,
+	    ASN1_ITEM_rptr(CM_X509_SIG));
+	if (x != NULL && (p != der + len ||
+	    x->tbs->issuer->type != V_ASN1_SEQUENCE)) {
+		cm_x509_sig_free(x);
+		return NULL;
+	}
+	return x;
+}
+
+void
+cm_x509_sig_free(CM_X509_SIG *x)
+{
+	ASN1_item_free((ASN1_VALUE *)x, ASN1_ITEM_rptr(CM_X509_SIG));
+}
+
+void
+cm_x509_sig_issuer_der(const CM_X509_SIG *x, const unsigned char **der,
+    size_t *len)
+{
+	const ASN1_STRING *n = x->tbs->issuer->value.sequence;
+
+	*der = ASN1_STRING_get0_data(n);
+	*len = (size_t)ASN1_STRING_length(n);
+}
+
 int
-cm_x509_light_verify(const CM_X509 *x, EVP_PKEY *key)
+cm_x509_sig_verify(const CM_X509_SIG *x, EVP_PKEY *key)
 {
 	if (x == NULL || key == NULL ||
 	    X509_ALGOR_cmp(x->sig_alg, x->tbs->signature) != 0)
 		return 0;
-	return ASN1_item_verify(ASN1_ITEM_rptr(CM_TBS), x->sig_alg,
+	return ASN1_item_verify(ASN1_ITEM_rptr(CM_SIG_TBS), x->sig_alg,
 	    x->signature, x->tbs, key) == 1;
 }
