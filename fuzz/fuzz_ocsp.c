@@ -5,9 +5,11 @@
  * At start-up it mints, in-process and deterministically (Ed25519 keys from
  * fixed seeds, fixed validity periods, a fixed `now`), a CA, a leaf, a
  * delegated responder and a designated responder, and a request with a
- * fixed nonce. Each input is validated as the answer to that request, as a
- * stapled response, and in Common Criteria mode (with a CRL hook), with a
- * shared context (the caches of decoded certificates and verified
+ * fixed nonce. Each input is validated as the answer to that request, to
+ * the same request made by cm_ocsp_request_build (which must give the
+ * same answer: that path skips step 0 and matches the request's CertID),
+ * as a stapled response, and in Common Criteria mode (with a CRL hook),
+ * with a shared context (the caches of decoded certificates and verified
  * signatures; the unit tests cover the paths without one).
  * Besides crashes and leaks (ASan, UBSan) it checks what ocsp.h promises:
  * a failure is CM_REV_ERROR, never good or revoked; a reason is always one
@@ -46,7 +48,8 @@ static EVP_PKEY *K[N];
 static struct cm_cert *C[N];
 static struct cm_cert_list trusted;
 static struct cm_cert *trusted_v[1];
-static struct cm_ocsp_request req;
+static struct cm_ocsp_request req;      /* made by hand: step 0 runs */
+static struct cm_ocsp_request built;    /* by cm_ocsp_request_build */
 static struct cm_ocsp_ctx *ctx;
 
 static EVP_PKEY *
@@ -180,6 +183,12 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	memset(req.nonce, 0x5a, req.nonce_len);
 	if (cm_ocsp_ctx_new(&ctx, NULL) != CM_OK)
 		abort();
+	/* the same request, built for the pair: its validation skips step 0
+	 * and matches the request's CertID (nonce fixed like req's) */
+	if (cm_ocsp_request_build(ctx, C[LEAF], C[CA], NULL, &built, NULL) !=
+	    CM_OK || built.nonce_len != req.nonce_len)
+		abort();
+	memcpy(built.nonce, req.nonce, req.nonce_len);
 	if (seeds != NULL)
 		for (int s = CA; s < N; s++) {
 			if (s == LEAF)
@@ -255,12 +264,16 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct cm_ocsp_opts o;
-	struct cm_ocsp_result r;
+	struct cm_ocsp_result r, rb;
 
 	memset(&o, 0, sizeof(o));
 	o.trusted = &trusted;
 	cm_ocsp_validate(ctx, &req, data, size, C[LEAF], C[CA], &o, NOW, &r);
 	check_result(&r);
+	/* a request built for the pair gives the same answer */
+	cm_ocsp_validate(ctx, &built, data, size, C[LEAF], C[CA], &o, NOW, &rb);
+	if (rb.status != r.status || strcmp(rb.reason, r.reason) != 0)
+		abort();
 	cm_ocsp_validate(ctx, NULL, data, size, C[LEAF], C[CA], &o, NOW, &r);
 	check_result(&r);
 	o.common_criteria = 1;

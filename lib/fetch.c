@@ -74,8 +74,12 @@ struct xfer {
 	char content_type[128];
 	char errbuf[CURL_ERROR_SIZE];
 	size_t host;                    /* index into the host table */
+	size_t next;                    /* many: the next pending job of its
+					 * host, or NONE */
 	int state;                      /* many: 0 pending, 1 running, 2 done */
 };
+
+#define NONE ((size_t)-1)
 
 static void
 xfer_free(struct xfer *x)
@@ -314,23 +318,30 @@ on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
 
 /* ---- one transfer ---------------------------------------------------- */
 
-/* Prepares x for url (POST when body != NULL). */
+/* Starts x for url: checks it and parses it (its host:port in key). */
 static enum cm_status
-xfer_setup(struct xfer *x, const char *url, const char *content_type,
-    const unsigned char *body, size_t len, const struct cm_fetch_opts *o,
+xfer_url(struct xfer *x, const char *url, const struct cm_fetch_opts *o,
     char *key, size_t keylen, struct cm_err *err)
 {
-	char ct[160];
-	enum cm_status st;
-	int ok = 1;
-
 	memset(x, 0, sizeof(*x));
 	x->url = url;
 	x->cap = o->max_bytes;
 	x->timeout_ms = o->timeout_ms;
 	x->content_length = -1;
-	if ((st = parse_url(url, o, &x->u, key, keylen, err)) != CM_OK)
-		goto out;
+	return parse_url(url, o, &x->u, key, keylen, err);
+}
+
+/* Gives x (its URL parsed) an easy handle: POST when body != NULL. */
+static enum cm_status
+xfer_handle(struct xfer *x, const char *content_type,
+    const unsigned char *body, size_t len, const struct cm_fetch_opts *o,
+    struct cm_err *err)
+{
+	const char *url = x->url;
+	char ct[160];
+	enum cm_status st = CM_OK;
+	int ok = 1;
+
 	if ((x->h = curl_easy_init()) == NULL ||
 	    (x->hdrs = curl_slist_append(NULL, "Expect:")) == NULL) {
 		st = cm_err_set(err, CM_ERR_NOMEM, "fetch: out of memory");
@@ -392,6 +403,21 @@ out:
 	if (st != CM_OK)
 		xfer_free(x);
 	return st;
+}
+
+/* Prepares x for url (POST when body != NULL). */
+static enum cm_status
+xfer_setup(struct xfer *x, const char *url, const char *content_type,
+    const unsigned char *body, size_t len, const struct cm_fetch_opts *o,
+    struct cm_err *err)
+{
+	enum cm_status st;
+
+	if ((st = xfer_url(x, url, o, NULL, 0, err)) != CM_OK) {
+		xfer_free(x);
+		return st;
+	}
+	return xfer_handle(x, content_type, body, len, o, err);
 }
 
 /* Turns a finished transfer into *out or an error; frees x. */
@@ -461,8 +487,7 @@ fetch_one(const char *url, const char *content_type,
 
 	memset(out, 0, sizeof(*out));
 	resolve_opts(opts, &o);
-	if ((st = xfer_setup(&x, url, content_type, body, len, &o, NULL, 0,
-	    err)) != CM_OK)
+	if ((st = xfer_setup(&x, url, content_type, body, len, &o, err)) != CM_OK)
 		return st;
 	return xfer_finish(&x, curl_easy_perform(x.h), out, err);
 }
@@ -499,6 +524,7 @@ cm_fetch_resp_clear(struct cm_fetch_resp *r)
 struct host {
 	char key[300];
 	int active;
+	size_t head, tail;              /* its pending jobs, or NONE */
 };
 
 struct batch {
@@ -511,7 +537,7 @@ struct batch {
 	struct cm_fetch_opts o;
 	CURLM *m;
 	int running;
-	size_t next;                    /* no pending job before this one */
+	size_t pending;
 };
 
 static void
@@ -522,7 +548,8 @@ job_done(struct batch *b, size_t i)
 		b->mo->done(&b->jobs[i], b->mo->done_arg);
 }
 
-/* Prepares every job; a job whose URL is refused is done at once. */
+/* Checks every job's URL and queues it by host (a job whose URL is
+ * refused is done at once). The easy handles come as the jobs start. */
 static enum cm_status
 batch_prepare(struct batch *b, struct cm_err *err)
 {
@@ -531,13 +558,13 @@ batch_prepare(struct batch *b, struct cm_err *err)
 
 	for (i = 0; i < b->n; i++) {
 		struct cm_fetch_job *j = &b->jobs[i];
+		struct host *hp;
 		enum cm_status st;
 
 		j->status = CM_OK;
 		cm_err_clear(&j->err);
 		memset(&j->resp, 0, sizeof(j->resp));
-		st = xfer_setup(&b->x[i], j->url, j->content_type, j->body,
-		    j->body_len, &b->o, key, sizeof(key), &j->err);
+		st = xfer_url(&b->x[i], j->url, &b->o, key, sizeof(key), &j->err);
 		if (st == CM_ERR_NOMEM || st == CM_ERR_INTERNAL) {
 			cm_err_set(err, st, "%s", j->err.msg);
 			return st;
@@ -550,16 +577,25 @@ batch_prepare(struct batch *b, struct cm_err *err)
 		for (h = 0; h < b->nhosts; h++)
 			if (strcmp(b->hosts[h].key, key) == 0)
 				break;
+		hp = &b->hosts[h];
 		if (h == b->nhosts) {
-			textf(b->hosts[h].key, sizeof(b->hosts[h].key), "%s", key);
+			textf(hp->key, sizeof(hp->key), "%s", key);
+			hp->head = hp->tail = NONE;
 			b->nhosts++;
 		}
 		b->x[i].host = h;
+		b->x[i].next = NONE;
+		if (hp->tail == NONE)
+			hp->head = i;
+		else
+			b->x[hp->tail].next = i;
+		hp->tail = i;
+		b->pending++;
 	}
 	return CM_OK;
 }
 
-/* Starts pending jobs within the limits. */
+/* Starts pending jobs within the limits, host by host. */
 static enum cm_status
 batch_start(struct batch *b, struct cm_err *err)
 {
@@ -567,27 +603,37 @@ batch_start(struct batch *b, struct cm_err *err)
 	    CM_FETCH_DEFAULT_PER_HOST;
 	int total = b->mo->max_total > 0 ? b->mo->max_total :
 	    CM_FETCH_DEFAULT_TOTAL;
-	size_t i;
-	int first_pending = 1;
+	enum cm_status st;
 
-	for (i = b->next; i < b->n && b->running < total; i++) {
-		struct xfer *x = &b->x[i];
+	for (size_t h = 0; h < b->nhosts && b->running < total; h++) {
+		struct host *hp = &b->hosts[h];
 
-		if (x->state != 0)
-			goto skip;
-		if (b->hosts[x->host].active >= per_host) {
-			first_pending = 0;
-			continue;
+		while (hp->head != NONE && hp->active < per_host &&
+		    b->running < total) {
+			size_t i = hp->head;
+			struct cm_fetch_job *j = &b->jobs[i];
+			struct xfer *x = &b->x[i];
+
+			hp->head = x->next;
+			if (hp->head == NONE)
+				hp->tail = NONE;
+			b->pending--;
+			st = xfer_handle(x, j->content_type, j->body, j->body_len,
+			    &b->o, &j->err);
+			if (st == CM_ERR_NOMEM || st == CM_ERR_INTERNAL)
+				return cm_err_set(err, st, "%s", j->err.msg);
+			if (st != CM_OK) {
+				j->status = st;
+				job_done(b, i);
+				continue;
+			}
+			if (curl_multi_add_handle(b->m, x->h) != CURLM_OK)
+				return cm_err_set(err, CM_ERR_INTERNAL, "fetch: "
+				    "libcurl refuses a transfer");
+			x->state = 1;
+			hp->active++;
+			b->running++;
 		}
-		if (curl_multi_add_handle(b->m, x->h) != CURLM_OK)
-			return cm_err_set(err, CM_ERR_INTERNAL, "fetch: libcurl "
-			    "refuses a transfer");
-		x->state = 1;
-		b->hosts[x->host].active++;
-		b->running++;
-skip:
-		if (first_pending)
-			b->next = i + 1;
 	}
 	return CM_OK;
 }
@@ -615,17 +661,6 @@ batch_reap(struct batch *b)
 		    &b->jobs[i].resp, &b->jobs[i].err);
 		job_done(b, i);
 	}
-}
-
-static int
-batch_pending(const struct batch *b)
-{
-	size_t i;
-
-	for (i = b->next; i < b->n; i++)
-		if (b->x[i].state == 0)
-			return 1;
-	return 0;
 }
 
 enum cm_status
@@ -658,7 +693,7 @@ cm_fetch_many(struct cm_fetch_job *jobs, size_t n,
 	for (;;) {
 		if ((st = batch_start(&b, err)) != CM_OK)
 			goto out;
-		if (b.running == 0 && !batch_pending(&b))
+		if (b.running == 0 && b.pending == 0)
 			break;
 		if (curl_multi_perform(b.m, &still) != CURLM_OK) {
 			st = cm_err_set(err, CM_ERR_INTERNAL, "fetch: libcurl multi "

@@ -467,6 +467,21 @@ cm_ocsp_request_build(struct cm_ocsp_ctx *ctx, const struct cm_cert *cert,
     const struct cm_cert *issuer, const struct cm_ocsp_opts *opts,
     struct cm_ocsp_request *out, struct cm_err *err)
 {
+	if (cert == NULL) {
+		memset(out, 0, sizeof(*out));
+		return cm_err_set(err, CM_ERR_INVALID, "step 0 issuer: no "
+		    "certificate");
+	}
+	return cm_ocsp_request_build_der(ctx, cert->der, cert->der_len, cert->fp,
+	    issuer, opts, out, err);
+}
+
+enum cm_status
+cm_ocsp_request_build_der(struct cm_ocsp_ctx *ctx, const unsigned char *der,
+    size_t der_len, const unsigned char fp[CM_FP_LEN],
+    const struct cm_cert *issuer, const struct cm_ocsp_opts *opts,
+    struct cm_ocsp_request *out, struct cm_err *err)
+{
 	static const struct cm_ocsp_opts defaults;
 	struct subject sub;
 	char why[CM_ERR_MSG_MAX];
@@ -476,7 +491,7 @@ cm_ocsp_request_build(struct cm_ocsp_ctx *ctx, const struct cm_cert *cert,
 	const X509_NAME *name;
 	OCSP_REQUEST *req = NULL;
 	OCSP_CERTID *id = NULL;
-	unsigned char *der = NULL;
+	unsigned char *enc = NULL;
 	enum cm_status st = CM_OK;
 	int len;
 
@@ -484,19 +499,19 @@ cm_ocsp_request_build(struct cm_ocsp_ctx *ctx, const struct cm_cert *cert,
 		opts = &defaults;
 	memset(out, 0, sizeof(*out));
 	ERR_set_mark();
-	if ((cx = sig_of(cert)) == NULL ||
+	if ((cx = cm_x509_sig_d2i(der, der_len)) == NULL ||
 	    (ix = x509_of(ctx, issuer)) == NULL) {
 		st = cm_err_set(err, CM_ERR_INVALID, "step 0 issuer: %s",
 		    issuer == NULL ? "no issuer certificate" :
 		    "a certificate does not decode");
 		goto out;
 	}
-	sub = (struct subject){NULL, cx, cert->fp};
+	sub = (struct subject){NULL, cx, fp};
 	if (issuer_ok(ctx, &sub, ix, issuer->fp, why, sizeof(why)) != 0) {
 		st = cm_err_set(err, CM_ERR_INVALID, "%s", why);
 		goto out;
 	}
-	memcpy(out->cert_fp, cert->fp, CM_FP_LEN);
+	memcpy(out->cert_fp, fp, CM_FP_LEN);
 	memcpy(out->issuer_fp, issuer->fp, CM_FP_LEN);
 	out->hash = opts->hash;
 	/* the CertID of OCSP_cert_to_id */
@@ -528,7 +543,7 @@ cm_ocsp_request_build(struct cm_ocsp_ctx *ctx, const struct cm_cert *cert,
 			goto out;
 		}
 	}
-	if ((len = i2d_OCSP_REQUEST(req, &der)) <= 0) {
+	if ((len = i2d_OCSP_REQUEST(req, &enc)) <= 0) {
 		st = cm_err_set(err, CM_ERR_INTERNAL, "ocsp request: cannot "
 		    "encode it (%s)", ossl_reason());
 		goto out;
@@ -537,12 +552,12 @@ cm_ocsp_request_build(struct cm_ocsp_ctx *ctx, const struct cm_cert *cert,
 		st = cm_err_set(err, CM_ERR_NOMEM, "ocsp request: out of memory");
 		goto out;
 	}
-	memcpy(out->der, der, (size_t)len);
+	memcpy(out->der, enc, (size_t)len);
 	out->der_len = (size_t)len;
 out:
 	if (st != CM_OK)
 		cm_ocsp_request_clear(out);
-	OPENSSL_free(der);
+	OPENSSL_free(enc);
 	OCSP_CERTID_free(id);
 	OCSP_REQUEST_free(req);
 	X509_NAME_free(tmp);
@@ -1506,23 +1521,34 @@ cm_ocsp_validate(struct cm_ocsp_ctx *ctx, const struct cm_ocsp_request *req,
     const struct cm_cert *issuer, const struct cm_ocsp_opts *opts,
     cm_time now, struct cm_ocsp_result *out)
 {
+	if (cert == NULL) {
+		cm_ocsp_result_error(out, "step 0 issuer: no certificate");
+		return out->status;
+	}
+	return cm_ocsp_validate_der(ctx, req, resp, len, cert->der,
+	    cert->der_len, cert->fp, issuer, opts, now, out);
+}
+
+enum cm_rev_status
+cm_ocsp_validate_der(struct cm_ocsp_ctx *ctx,
+    const struct cm_ocsp_request *req, const unsigned char *resp, size_t len,
+    const unsigned char *der, size_t der_len, const unsigned char fp[CM_FP_LEN],
+    const struct cm_cert *issuer, const struct cm_ocsp_opts *opts,
+    cm_time now, struct cm_ocsp_result *out)
+{
 	CM_X509_SIG *cx = NULL;
 	X509 *ix = NULL;
 
 	ERR_set_mark();
-	if (cert == NULL) {
-		cm_ocsp_result_error(out, "step 0 issuer: no certificate");
-		goto out;
-	}
 	/* decoded only when step 0 has to run (validate) */
-	if (issuer == NULL || !built_for(req, cert->fp, issuer->fp))
-		cx = sig_of(cert);
+	if (issuer == NULL || !built_for(req, fp, issuer->fp))
+		cx = cm_x509_sig_d2i(der, der_len);
 	if (issuer == NULL || (ix = x509_of(ctx, issuer)) == NULL) {
 		cm_ocsp_result_error(out, "step 0 issuer: %s", issuer == NULL ?
 		    "no issuer certificate" : "the issuer does not decode");
 		goto out;
 	}
-	validate(ctx, req, resp, len, &(struct subject){NULL, cx, cert->fp}, ix,
+	validate(ctx, req, resp, len, &(struct subject){NULL, cx, fp}, ix,
 	    issuer->fp, opts, now, out);
 out:
 	cm_x509_sig_free(cx);

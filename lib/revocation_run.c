@@ -25,8 +25,11 @@
 #include "certmon/ocsp.h"
 #include "certmon/revocation_run.h"
 #include "certmon/settings.h"
+#include "ocsp_int.h"
 
 #define PER_RESPONDER 4         /* concurrent requests per responder */
+#define RUN_BATCH 1024          /* certificates checked, then recorded, at
+				 * once by a run (bounds its memory) */
 
 static void textf(char *buf, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -48,7 +51,13 @@ textf(char *buf, size_t cap, const char *fmt, ...)
 
 /* One certificate to check. */
 struct job {
-	const struct cm_cert *cert;     /* NULL when reuse was decided */
+	const unsigned char *der;       /* the certificate (not owned) */
+	size_t der_len;
+	unsigned char fp[CM_FP_LEN];
+	const char *ocsp_urls;          /* its AIA OCSP URLs, one per line;
+					 * NULL: read them from cert */
+	const struct cm_cert *cert;     /* parsed, or NULL until job_cert */
+	struct cm_cert *parsed;         /* owned: what job_cert parsed */
 	const struct cm_cert *issuer;
 	int issuer_checked;             /* step 0 passed for the pair */
 	struct cm_rev_result *res;      /* where the outcome goes */
@@ -80,6 +89,12 @@ struct engine {
 	size_t ocsp_requests;
 	struct cm_rev_request_count *by;   /* requests by responder/outcome */
 	size_t n_by, cap_by;
+	struct down {                   /* responders found down */
+		char url[CM_REV_URI_MAX];
+		char why[CM_ERR_MSG_MAX];
+		size_t seen;
+	} *down;
+	size_t n_down, cap_down;
 };
 
 static int
@@ -103,6 +118,7 @@ engine_free(struct engine *e)
 	cm_setting_lines_free(&e->allow);
 	cm_setting_lines_free(&e->crl_urls);
 	free(e->by);
+	free(e->down);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -221,23 +237,66 @@ rec_from_crl(const struct engine *e, struct cm_rev_record *r,
 	rec_finish(e, r);
 }
 
-static const char *
-ocsp_url(const struct engine *e, const struct cm_cert *c)
+/* The parsed certificate of j (parsed now when it was not), or NULL when
+ * it does not parse (stored, so parsed once: short of memory). */
+static const struct cm_cert *
+job_cert(struct job *j)
 {
-	if (e->rs.uri_source == CM_URI_CONFIGURED)
-		return e->rs.uri;
-	for (size_t i = 0; i < c->ocsp_urls.n; i++)
-		if (strncasecmp(c->ocsp_urls.v[i], "http://", 7) == 0 ||
-		    strncasecmp(c->ocsp_urls.v[i], "https://", 8) == 0)
-			return c->ocsp_urls.v[i];
-	return NULL;
+	if (j->cert == NULL &&
+	    cm_cert_from_der(j->der, j->der_len, &j->parsed, NULL) == CM_OK)
+		j->cert = j->parsed;
+	return j->cert;
+}
+
+static void
+job_clear(struct job *j)
+{
+	cm_ocsp_request_clear(&j->req);
+	cm_cert_free(j->parsed);
+	j->parsed = NULL;
+	j->cert = NULL;
+}
+
+static int
+http_url(const char *u, size_t n)
+{
+	return (n > 7 && strncasecmp(u, "http://", 7) == 0) ||
+	    (n > 8 && strncasecmp(u, "https://", 8) == 0);
+}
+
+/* Fills j->url with where to ask: the configured URI, or the first
+ * http(s) AIA OCSP URL. 0, or -1 when there is none. */
+static int
+ocsp_url(const struct engine *e, struct job *j)
+{
+	const struct cm_cert *c;
+	const char *p, *q;
+
+	j->url[0] = '\0';
+	if (e->rs.uri_source == CM_URI_CONFIGURED) {
+		textf(j->url, sizeof(j->url), "%s", e->rs.uri);
+	} else if (j->ocsp_urls != NULL) {
+		for (p = j->ocsp_urls; *p != '\0' && j->url[0] == '\0'; p = q) {
+			q = p + strcspn(p, "\n");
+			if (http_url(p, (size_t)(q - p)) &&
+			    (size_t)(q - p) < sizeof(j->url))
+				textf(j->url, sizeof(j->url), "%.*s", (int)(q - p), p);
+			q += *q == '\n';
+		}
+	} else if ((c = job_cert(j)) != NULL) {
+		for (size_t i = 0; i < c->ocsp_urls.n && j->url[0] == '\0'; i++)
+			if (http_url(c->ocsp_urls.v[i], strlen(c->ocsp_urls.v[i])))
+				textf(j->url, sizeof(j->url), "%s", c->ocsp_urls.v[i]);
+	}
+	return j->url[0] != '\0' ? 0 : -1;
 }
 
 static enum cm_status
 cancelled(struct cm_err *err)
 {
 	return cm_err_set(err, CM_ERR_IO, "revocation check cancelled (the "
-	    "program is stopping); nothing recorded");
+	    "program is stopping); the answers of the batch in progress are "
+	    "not recorded");
 }
 
 static int
@@ -246,41 +305,81 @@ same_url(const struct cm_fetch_job *a, const struct cm_fetch_job *b)
 	return strcmp(a->url, b->url) == 0;
 }
 
+/* The responder at url was found down in this run: none of the first
+ * `seen` requests to it got an answer, the last for `why`. */
+static int
+down_add(struct engine *e, const char *url, size_t seen, const char *why)
+{
+	struct down *nv;
+
+	if (e->n_down == e->cap_down) {
+		size_t ncap = e->cap_down ? e->cap_down * 2 : 4;
+
+		if ((nv = realloc(e->down, ncap * sizeof(*nv))) == NULL)
+			return -1;
+		e->down = nv;
+		e->cap_down = ncap;
+	}
+	textf(e->down[e->n_down].url, sizeof(e->down[0].url), "%s", url);
+	textf(e->down[e->n_down].why, sizeof(e->down[0].why), "%s", why);
+	e->down[e->n_down++].seen = seen;
+	return 0;
+}
+
+static const struct down *
+down_find(const struct engine *e, const char *url)
+{
+	for (size_t i = 0; i < e->n_down; i++)
+		if (strcmp(e->down[i].url, url) == 0)
+			return &e->down[i];
+	return NULL;
+}
+
+/* Moves fj[i] to the front part fj[0..*front) (swapping). */
+static void
+to_front(struct cm_fetch_job *fj, size_t i, size_t *front)
+{
+	struct cm_fetch_job tmp = fj[*front];
+
+	fj[*front] = fj[i];
+	fj[i] = tmp;
+	(*front)++;
+}
+
 /* Runs the OCSP requests fj[0..n) (reordered). A responder that does not
  * answer would cost a timeout per PER_RESPONDER certificates and hold a
  * run for as long, so a first wave sends at most PER_RESPONDER requests to
- * each URL; the other requests to a URL none of whose first requests got
- * an answer (network errors, timeouts, HTTP errors) are not sent and fail
- * with that reason; the rest go in a second wave. */
+ * each URL; a URL none of whose first requests got an answer (network
+ * errors, timeouts, HTTP errors) is down for the rest of the run (later
+ * batches too): its other requests are not sent and fail with that
+ * reason; the rest go in a second wave. */
 static enum cm_status
-fetch_all(struct cm_fetch_job *fj, size_t n,
+fetch_all(struct engine *e, struct cm_fetch_job *fj, size_t n,
     const struct cm_fetch_many_opts *mo, struct cm_err *err)
 {
-	struct cm_fetch_job tmp;
+	const struct down *d;
 	size_t first = 0, live, i, k, seen, answered;
 	enum cm_status rc;
 
-	if (n == 0)
-		return CM_OK;
-	/* partition: the first PER_RESPONDER jobs of each URL to the front */
+	/* partition: the first PER_RESPONDER jobs of each URL not known to
+	 * be down to the front */
 	for (i = 0; i < n; i++) {
+		if (down_find(e, fj[i].url) != NULL)
+			continue;
 		for (seen = 0, k = 0; k < first; k++)
 			seen += same_url(&fj[k], &fj[i]);
-		if (seen < PER_RESPONDER) {
-			tmp = fj[first];
-			fj[first] = fj[i];
-			fj[i] = tmp;
-			first++;
-		}
+		if (seen < PER_RESPONDER)
+			to_front(fj, i, &first);
 	}
-	if ((rc = cm_fetch_many(fj, first, mo, err)) != CM_OK || first == n ||
-	    cm_cancel_requested())
+	if (first > 0 && ((rc = cm_fetch_many(fj, first, mo, err)) != CM_OK ||
+	    cm_cancel_requested()))
 		return rc;
-	/* partition the rest: to live responders first */
-	live = first;
-	for (i = first; i < n; i++) {
+	/* the URLs of the first wave that answered nothing are down */
+	for (i = 0; i < first; i++) {
 		const struct cm_fetch_job *last = NULL;
 
+		if (down_find(e, fj[i].url) != NULL)
+			continue;
 		for (seen = 0, answered = 0, k = 0; k < first; k++)
 			if (same_url(&fj[k], &fj[i])) {
 				seen++;
@@ -288,22 +387,25 @@ fetch_all(struct cm_fetch_job *fj, size_t n,
 				    fj[k].status == CM_ERR_TOOBIG;
 				last = &fj[k];
 			}
-		if (seen > 0 && answered == 0 && last->status == CM_ERR_IO) {
-			struct job *j = fj[i].user;
-
-			j->not_sent = 1;
+		if (answered == 0 && last->status == CM_ERR_IO &&
+		    down_add(e, fj[i].url, seen, last->err.msg) != 0)
+			return cm_err_set(err, CM_ERR_NOMEM, "out of memory");
+	}
+	/* the rest: to live responders, in a second wave */
+	live = first;
+	for (i = first; i < n; i++) {
+		if ((d = down_find(e, fj[i].url)) != NULL) {
+			((struct job *)fj[i].user)->not_sent = 1;
 			fj[i].status = CM_ERR_IO;
 			cm_err_set(&fj[i].err, CM_ERR_IO, "not sent: the responder "
 			    "answered none of the first %zu request(s) of this run "
-			    "(%.300s)", seen, last->err.msg);
+			    "(%.300s)", d->seen, d->why);
 			continue;
 		}
-		tmp = fj[live];
-		fj[live] = fj[i];
-		fj[i] = tmp;
-		live++;
+		to_front(fj, i, &live);
 	}
-	return cm_fetch_many(fj + first, live - first, mo, err);
+	return live > first ? cm_fetch_many(fj + first, live - first, mo, err) :
+	    CM_OK;
 }
 
 /* Checks jobs[0..n): fills each job's rec (or reuse). CM_OK unless the
@@ -346,7 +448,6 @@ engine_check(struct engine *e, struct job *jobs, size_t n, int periodic,
 	struct cm_crl_result cres;
 	struct cm_err lerr = {CM_OK, ""};
 	enum cm_status rc = CM_OK;
-	const char *url;
 	size_t nf = 0;
 	int sent;
 
@@ -367,16 +468,15 @@ engine_check(struct engine *e, struct job *jobs, size_t n, int periodic,
 			textf(j->why, sizeof(j->why), "OCSP is off");
 			continue;
 		}
-		if ((url = ocsp_url(e, j->cert)) == NULL || url[0] == '\0') {
+		if (ocsp_url(e, j) != 0) {
 			textf(j->why, sizeof(j->why), "no OCSP URL: the certificate has "
 			    "no http(s) AIA OCSP URL and no OCSP URI is configured");
 			continue;
 		}
-		textf(j->url, sizeof(j->url), "%s", url);
 		j->ocsp_tried = 1;
 		/* step 0 first: no request is built for a pair that fails */
-		if ((rc = cm_ocsp_request_build(e->octx, j->cert, j->issuer, &e->oo,
-		    &j->req, &lerr)) != CM_OK) {
+		if ((rc = cm_ocsp_request_build_der(e->octx, j->der, j->der_len,
+		    j->fp, j->issuer, &e->oo, &j->req, &lerr)) != CM_OK) {
 			cm_ocsp_result_error(&ores, "%s", lerr.msg);
 			rec_from_ocsp(e, &j->rec, &ores);
 			textf(j->why, sizeof(j->why), "%s", lerr.msg);
@@ -396,7 +496,7 @@ engine_check(struct engine *e, struct job *jobs, size_t n, int periodic,
 	mo.fetch = e->fo;
 	mo.fetch.max_bytes = CM_FETCH_OCSP_MAX_BYTES;
 	mo.max_per_host = PER_RESPONDER;
-	if ((rc = fetch_all(fj, nf, &mo, err)) != CM_OK)
+	if ((rc = fetch_all(e, fj, nf, &mo, err)) != CM_OK)
 		goto out;
 	if (cm_cancel_requested()) {
 		rc = cancelled(err);
@@ -414,9 +514,9 @@ engine_check(struct engine *e, struct job *jobs, size_t n, int periodic,
 		if (fj[i].status != CM_OK)
 			cm_ocsp_result_error(&ores, "fetch: %s", fj[i].err.msg);
 		else
-			cm_ocsp_validate(e->octx, &j->req, fj[i].resp.body,
-			    fj[i].resp.len, j->cert, j->issuer, &e->oo, e->now,
-			    &ores);
+			cm_ocsp_validate_der(e->octx, &j->req, fj[i].resp.body,
+			    fj[i].resp.len, j->der, j->der_len, j->fp, j->issuer,
+			    &e->oo, e->now, &ores);
 		if (sent && count_request(e, j->url, ores.status) != 0) {
 			rc = cm_err_set(err, CM_ERR_NOMEM, "out of memory");
 			goto out;
@@ -437,9 +537,12 @@ engine_check(struct engine *e, struct job *jobs, size_t n, int periodic,
 			rc = cancelled(err);
 			goto out;
 		}
-		if (e->rs.crl && !j->issuer_checked &&
+		if (e->rs.crl && job_cert(j) == NULL)
+			cm_err_set(&lerr, CM_ERR_NOMEM, "out of memory (parsing the "
+			    "certificate)");
+		if (e->rs.crl && (j->cert == NULL || (!j->issuer_checked &&
 		    cm_ocsp_check_issuer(e->octx, j->cert, j->issuer, &lerr) !=
-		    CM_OK) {
+		    CM_OK))) {
 			memset(&j->rec, 0, sizeof(j->rec));
 			j->rec.status = CM_REV_ERROR;
 			textf(j->rec.source, sizeof(j->rec.source), "crl");
@@ -473,7 +576,7 @@ engine_check(struct engine *e, struct job *jobs, size_t n, int periodic,
 		rc = cancelled(err);
 out:
 	for (size_t i = 0; i < n; i++)
-		cm_ocsp_request_clear(&jobs[i].req);
+		cm_ocsp_request_clear(&jobs[i].req);    /* sent: not needed */
 	for (size_t i = 0; i < nf; i++)
 		cm_fetch_resp_clear(&fj[i].resp);
 	free(fj);
@@ -551,7 +654,7 @@ record_job(struct cm_store *st, struct job *j, const char *actor,
 		result_set(res, &j->old);
 		return CM_OK;
 	}
-	rc = cm_store_revocation_put(st, j->cert->fp_hex, &j->rec, &res->kept,
+	rc = cm_store_revocation_put(st, res->fingerprint, &j->rec, &res->kept,
 	    err);
 	if (rc == CM_ERR_NOTFOUND) {    /* deleted meanwhile: nothing to do */
 		res->checked = 0;
@@ -573,11 +676,11 @@ record_job(struct cm_store *st, struct job *j, const char *actor,
 	if (!res->changed)
 		return CM_OK;
 	textf(msg, sizeof(msg), "revocation status of certificate CN '%.80s' "
-	    "serial %.64s: %s -> %s (%s: %.300s)", j->cert->subject_cn,
-	    j->cert->serial_hex, was, cm_revocation_status_name(eff->status),
+	    "serial %.64s: %s -> %s (%s: %.300s)", res->subject_cn,
+	    res->serial_hex, was, cm_revocation_status_name(eff->status),
 	    eff->source[0] ? eff->source : "check", eff->reason);
 	ev = (struct cm_event){0, now, "audit", "cert.revocation", actor,
-	    j->first_unit, j->cert->fp_hex, msg};
+	    j->first_unit, res->fingerprint, msg};
 	if ((rc = cm_store_event_add(st, &ev, err)) != CM_OK)
 		return rc;
 	if (eff->status == CM_REV_REVOKED || eff->status == CM_REV_ERROR) {
@@ -586,16 +689,16 @@ record_job(struct cm_store *st, struct job *j, const char *actor,
 
 		if (eff->status == CM_REV_REVOKED)
 			textf(msg, sizeof(msg), "certificate CN '%.80s' serial %.64s "
-			    "in unit(s) %.120s is revoked: %.300s", j->cert->subject_cn,
-			    j->cert->serial_hex, res->units ? res->units : "",
+			    "in unit(s) %.120s is revoked: %.300s", res->subject_cn,
+			    res->serial_hex, res->units ? res->units : "",
 			    eff->reason);
 		else
 			textf(msg, sizeof(msg), "revocation check of certificate CN "
 			    "'%.80s' serial %.64s in unit(s) %.120s got no valid "
-			    "answer: %.300s", j->cert->subject_cn, j->cert->serial_hex,
+			    "answer: %.300s", res->subject_cn, res->serial_hex,
 			    res->units ? res->units : "", eff->reason);
 		if ((rc = cm_alarm_record(st, now, name, actor, j->first_unit,
-		    j->cert->fp_hex, msg, err)) != CM_OK)
+		    res->fingerprint, msg, err)) != CM_OK)
 			return rc;
 		if (alarm_push(al, name, msg) != 0)
 			return cm_err_set(err, CM_ERR_NOMEM, "out of memory");
@@ -665,9 +768,12 @@ struct item {
 	char first_unit[CM_UNIT_NAME_MAX + 1];
 	char *units;                    /* "a, b" */
 	const char *subject, *issuer, *subject_cn, *serial_hex; /* in mem */
+	const char *ocsp_urls;          /* in mem; NULL: not recorded */
 	cm_time not_after;
 	struct cm_rev_record *old;      /* in mem; NULL: never checked */
 	char *mem;
+	unsigned char *der;             /* NULL until item_der */
+	size_t der_len;
 	struct cm_cert *cert;           /* NULL until item_cert */
 };
 
@@ -682,6 +788,7 @@ items_free(struct items *it)
 {
 	for (size_t i = 0; it->v != NULL && i < it->n; i++) {
 		cm_cert_free(it->v[i].cert);
+		free(it->v[i].der);
 		free(it->v[i].units);
 		free(it->v[i].mem);
 	}
@@ -711,7 +818,8 @@ collect_row(const struct cm_cert_row *r, const struct cm_rev_record *rec,
 	struct row *nv, *x;
 	size_t lr = rec != NULL ? sizeof(*rec) : 0, ls = strlen(r->subject) + 1,
 	    li = strlen(r->issuer) + 1, lc = strlen(r->subject_cn) + 1,
-	    ln = strlen(r->serial_hex) + 1;
+	    ln = strlen(r->serial_hex) + 1,
+	    lu = r->ocsp_urls != NULL ? strlen(r->ocsp_urls) + 1 : 0;
 	char *m;
 
 	if (rs->n == rs->cap) {
@@ -722,7 +830,7 @@ collect_row(const struct cm_cert_row *r, const struct cm_rev_record *rec,
 		rs->v = nv;
 		rs->cap = ncap;
 	}
-	if ((m = malloc(lr + ls + li + lc + ln)) == NULL)
+	if ((m = malloc(lr + ls + li + lc + ln + lu)) == NULL)
 		goto nomem;
 	x = &rs->v[rs->n++];
 	memset(x, 0, sizeof(*x));
@@ -734,7 +842,9 @@ collect_row(const struct cm_cert_row *r, const struct cm_rev_record *rec,
 	x->it.subject = memcpy(m += lr, r->subject, ls);
 	x->it.issuer = memcpy(m += ls, r->issuer, li);
 	x->it.subject_cn = memcpy(m += li, r->subject_cn, lc);
-	x->it.serial_hex = memcpy(m + lc, r->serial_hex, ln);
+	x->it.serial_hex = memcpy(m += lc, r->serial_hex, ln);
+	if (r->ocsp_urls != NULL)
+		x->it.ocsp_urls = memcpy(m + ln, r->ocsp_urls, lu);
 	x->it.not_after = r->not_after;
 	return 0;
 nomem:
@@ -835,19 +945,39 @@ out:
 	return rc;
 }
 
+/* Reads x's DER from the store (once); 0, or -1. */
+static int
+item_der(struct cm_store *st, struct item *x)
+{
+	if (x->der == NULL &&
+	    cm_store_cert_der(st, x->fp, &x->der, &x->der_len, NULL) != CM_OK)
+		return -1;
+	return 0;
+}
+
 /* The parsed certificate of x, or NULL (stored, so parsed once already:
  * cannot happen short of memory or a store error). */
 static const struct cm_cert *
 item_cert(struct cm_store *st, struct item *x)
 {
-	unsigned char *der = NULL;
-	size_t len = 0;
-
-	if (x->cert == NULL &&
-	    cm_store_cert_der(st, x->fp, &der, &len, NULL) == CM_OK)
-		(void)cm_cert_from_der(der, len, &x->cert, NULL);
-	free(der);
+	if (x->cert == NULL && item_der(st, x) == 0)
+		(void)cm_cert_from_der(x->der, x->der_len, &x->cert, NULL);
 	return x->cert;
+}
+
+static unsigned
+nibble(char h)
+{
+	return h >= 'a' ? (unsigned)(h - 'a' + 10) : (unsigned)(h - '0');
+}
+
+/* The 32 bytes of a fingerprint in (the store's lower-case) hex. */
+static void
+fp_from_hex(const char *hex, unsigned char fp[CM_FP_LEN])
+{
+	for (size_t i = 0; i < CM_FP_LEN; i++)
+		fp[i] = (unsigned char)(nibble(hex[2 * i]) << 4 |
+		    nibble(hex[2 * i + 1]));
 }
 
 /* The items whose subject is x's issuer name, x itself left out:
@@ -903,6 +1033,62 @@ elapsed_ms(const struct timespec *t0)
 
 /* ---- a run -------------------------------------------------------------------- */
 
+/* Records a batch of a run: its answers and events in one transaction,
+ * counted into rep; alarms collected in al. */
+static enum cm_status
+record_batch(struct engine *e, struct job *jobs, size_t n, const char *actor,
+    struct cm_revocation_report *rep, struct alarms *al, struct cm_err *err)
+{
+	enum cm_status rc;
+
+	if ((rc = cm_store_begin(e->st, err)) != CM_OK)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		struct cm_rev_result *res = jobs[i].res;
+		enum cm_rev_status s;
+
+		if ((rc = record_job(e->st, &jobs[i], actor, e->now, al, err)) !=
+		    CM_OK) {
+			cm_store_rollback(e->st);
+			return rc;
+		}
+		if (!res->checked)
+			continue;       /* deleted during the check */
+		rep->checked++;
+		rep->from_cache += (size_t)res->from_cache;
+		s = res->kept == CM_REV_REPLACED ? jobs[i].rec.status :
+		    jobs[i].old.status;
+		rep->count[s]++;
+		cm_revocation_verdict(s, res->reason, e->ps.common_criteria,
+		    res->not_after, e->now, &res->verdict);
+	}
+	return cm_store_commit(e->st, err);
+}
+
+/* Checks and records the batch jobs[0..n) (the certificates of items
+ * batch[0..n)), then empties it. */
+static enum cm_status
+run_batch(struct engine *e, struct job *jobs, struct item **batch, size_t n,
+    const char *actor, struct cm_revocation_report *rep, struct alarms *al,
+    struct cm_err *err)
+{
+	size_t logged = al->n;
+	enum cm_status rc;
+
+	if ((rc = engine_check(e, jobs, n, 1, err)) == CM_OK &&
+	    (rc = record_batch(e, jobs, n, actor, rep, al, err)) == CM_OK) {
+		for (size_t i = logged; i < al->n; i++)
+			cm_alarm_log(al->v[i].name, al->v[i].message);
+	}
+	for (size_t i = 0; i < n; i++) {
+		job_clear(&jobs[i]);
+		memset(&jobs[i], 0, sizeof(jobs[i]));
+		free(batch[i]->der);    /* read again if it is an issuer */
+		batch[i]->der = NULL;
+	}
+	return rc;
+}
+
 enum cm_status
 cm_revocation_run(struct cm_store *st, cm_time now, const char *actor,
     struct cm_revocation_report *rep, struct cm_err *err)
@@ -910,6 +1096,7 @@ cm_revocation_run(struct cm_store *st, cm_time now, const char *actor,
 	struct engine e;
 	struct items items = {NULL, 0, NULL};
 	struct job *jobs = NULL;
+	struct item *batch[RUN_BATCH];
 	struct alarms al = {NULL, 0, 0};
 	struct cm_service svc;
 	struct timespec t0;
@@ -931,7 +1118,7 @@ cm_revocation_run(struct cm_store *st, cm_time now, const char *actor,
 	    (rc = load_items(st, &items, err)) != CM_OK)
 		goto out;
 	if ((rep->v = calloc(items.n + 1, sizeof(*rep->v))) == NULL ||
-	    (jobs = calloc(items.n + 1, sizeof(*jobs))) == NULL) {
+	    (jobs = calloc(RUN_BATCH, sizeof(*jobs))) == NULL) {
 		rc = cm_err_set(err, CM_ERR_NOMEM, "out of memory");
 		goto out;
 	}
@@ -980,6 +1167,7 @@ cm_revocation_run(struct cm_store *st, cm_time now, const char *actor,
 		}
 		if (!e.rs.ocsp && !e.rs.crl)
 			continue;       /* nothing to check with */
+		batch[njobs] = it;
 		j = &jobs[njobs++];
 		j->res = res;
 		j->first_unit = it->first_unit;
@@ -988,51 +1176,43 @@ cm_revocation_run(struct cm_store *st, cm_time now, const char *actor,
 		j->have_old = it->old != NULL;
 		if (j->have_old && reusable(&e, &j->old, 1)) {
 			j->reuse = 1;
-			continue;
+		} else {
+			/* checked anew: with the candidate whose key verifies
+			 * its signature (with a single one, step 0 runs as the
+			 * request is built); none verifying fails step 0 there */
+			if (issuer == NULL && ncand > 1)
+				issuer = verified_issuer(&e, &items, it, lo, hi);
+			for (size_t k = lo; issuer == NULL && k < hi; k++)
+				if (items.by_subject[k] != it)
+					issuer = items.by_subject[k];
+			if (item_der(st, it) != 0 ||
+			    (j->issuer = item_cert(st, issuer)) == NULL) {
+				rc = cm_err_set(err, CM_ERR_NOMEM, "out of memory "
+				    "(reading the stored certificates)");
+				goto out;
+			}
+			j->der = it->der;
+			j->der_len = it->der_len;
+			fp_from_hex(it->fp, j->fp);
+			j->ocsp_urls = it->ocsp_urls;
+			j->cert = it->cert;     /* when step 0 parsed it */
 		}
-		/* checked anew: with the candidate whose key verifies its
-		 * signature (with a single one, step 0 runs as the request
-		 * is built); none verifying fails step 0 there */
-		if (issuer == NULL && ncand > 1)
-			issuer = verified_issuer(&e, &items, it, lo, hi);
-		for (size_t k = lo; issuer == NULL && k < hi; k++)
-			if (items.by_subject[k] != it)
-				issuer = items.by_subject[k];
-		j->issuer_checked = 0;
-		if ((j->cert = item_cert(st, it)) == NULL ||
-		    (j->issuer = item_cert(st, issuer)) == NULL) {
-			rc = cm_err_set(err, CM_ERR_NOMEM, "out of memory "
-			    "(parsing the stored certificates)");
-			goto out;
+		if (njobs == RUN_BATCH) {
+			rc = run_batch(&e, jobs, batch, njobs, actor, rep, &al, err);
+			njobs = 0;
+			if (rc != CM_OK)
+				goto out;
 		}
 	}
-	if ((rc = engine_check(&e, jobs, njobs, 1, err)) != CM_OK)
+	rc = run_batch(&e, jobs, batch, njobs, actor, rep, &al, err);
+	njobs = 0;
+	if (rc != CM_OK)
 		goto out;
 	rep->requests = engine_requests(&e);
 	rep->requests_by = e.by;         /* the report owns them now */
 	rep->n_requests_by = e.n_by;
 	e.by = NULL;
 	e.n_by = e.cap_by = 0;
-
-	if ((rc = cm_store_begin(st, err)) != CM_OK)
-		goto out;
-	in_txn = 1;
-	for (size_t i = 0; i < njobs; i++) {
-		struct cm_rev_result *res = jobs[i].res;
-		enum cm_rev_status s;
-
-		if ((rc = record_job(st, &jobs[i], actor, now, &al, err)) != CM_OK)
-			goto out;
-		if (!res->checked)
-			continue;       /* deleted during the check */
-		rep->checked++;
-		rep->from_cache += (size_t)res->from_cache;
-		s = res->kept == CM_REV_REPLACED ? jobs[i].rec.status :
-		    jobs[i].old.status;
-		rep->count[s]++;
-		cm_revocation_verdict(s, res->reason, e.ps.common_criteria,
-		    res->not_after, now, &res->verdict);
-	}
 	rep->alarms = (int)al.n;
 	svc.last_run = now;
 	svc.next_run = rep->next_run;
@@ -1047,19 +1227,20 @@ cm_revocation_run(struct cm_store *st, cm_time now, const char *actor,
 		    rep->count[CM_REV_GOOD], rep->count[CM_REV_REVOKED],
 		    rep->count[CM_REV_UNKNOWN], rep->count[CM_REV_ERROR],
 		    rep->from_cache, rep->requests, rep->skipped, rep->expired);
+	if ((rc = cm_store_begin(st, err)) != CM_OK)
+		goto out;
+	in_txn = 1;
 	if ((rc = cm_store_service_put(st, &svc, err)) != CM_OK)
 		goto out;
 	in_txn = 0;
-	if ((rc = cm_store_commit(st, err)) != CM_OK)
-		goto out;
-	alarms_log(&al);
+	rc = cm_store_commit(st, err);
 out:
 	if (in_txn)
 		cm_store_rollback(st);
 	if (rc != CM_OK)
 		cm_revocation_report_free(rep);
 	for (size_t i = 0; jobs != NULL && i < njobs; i++)
-		cm_ocsp_request_clear(&jobs[i].req);
+		job_clear(&jobs[i]);
 	free(jobs);
 	free(al.v);
 	items_free(&items);
@@ -1126,7 +1307,7 @@ upcheck_free(struct upcheck *u)
 		result_clear(&u->res[i]);
 	free(u->res);
 	for (size_t i = 0; u->jobs != NULL && i < u->njobs; i++)
-		cm_ocsp_request_clear(&u->jobs[i].req);
+		job_clear(&u->jobs[i]);
 	free(u->jobs);
 	cm_cert_list_clear(&u->store_issuers);
 	if (u->ready)
@@ -1190,6 +1371,9 @@ upcheck_run(struct upcheck *u, struct cm_store *st,
 		}
 		j = &u->jobs[u->njobs++];
 		j->cert = c;
+		j->der = c->der;
+		j->der_len = c->der_len;
+		memcpy(j->fp, c->fp, CM_FP_LEN);
 		j->issuer = issuer;
 		j->issuer_checked = 1;
 		j->res = &u->res[u->nres++];

@@ -52,7 +52,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_CERT_INSERT] =
 	    "INSERT INTO certs (fingerprint, subject, issuer, subject_cn,"
 	    " issuer_cn, serial, not_before, not_after, key_type, key_bits,"
-	    " sig_alg, is_ca) VALUES (?1,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+	    " sig_alg, is_ca, ocsp_urls)"
+	    " VALUES (?1,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
 	[ST_DER_INSERT] = "INSERT INTO cert_der (cert_id, der) VALUES (?1, ?2)",
 	[ST_ROW_EXISTS] =
 	    "SELECT 1 FROM unit_certs WHERE unit = ?1 AND cert_id = ?2",
@@ -258,6 +259,11 @@ static const char *const migrations[] = {
 	"  leaf_subject TEXT, leaf_cn TEXT, leaf_fingerprint TEXT,"
 	"  leaf_not_after INTEGER,"
 	"  chain_pem TEXT);",
+
+	/* 5 -> 6: each certificate's AIA OCSP URLs, one per line, so that a
+	 * revocation run needs no parse to know where to ask (NULL for the
+	 * certificates stored before: their DER is parsed instead) */
+	"ALTER TABLE certs ADD COLUMN ocsp_urls TEXT;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -859,12 +865,32 @@ cm_upload_report_free(struct cm_upload_report *report)
 	report->n = 0;
 }
 
+/* The strings of l, one per line ("" when none), newly allocated, or
+ * NULL when out of memory. */
+static char *
+lines_join(const struct cm_strlist *l)
+{
+	size_t len = 1, o = 0;
+	char *r;
+
+	for (size_t i = 0; i < l->n; i++)
+		len += strlen(l->v[i]) + 1;
+	if ((r = malloc(len)) == NULL)
+		return NULL;
+	r[0] = '\0';
+	for (size_t i = 0; i < l->n; i++)
+		o += (size_t)snprintf(r + o, len - o, "%s%s", i > 0 ? "\n" : "",
+		    l->v[i]);
+	return r;
+}
+
 /* Returns the id of cert in the certs table, inserting it when new. */
 static enum cm_status
 cert_id(struct cm_store *st, const struct cm_cert *c, int64_t *id,
     struct cm_err *err)
 {
 	sqlite3_stmt *s = stmt(st, ST_CERT_ID, err);
+	char *urls;
 	int r;
 
 	if (s == NULL)
@@ -891,6 +917,9 @@ cert_id(struct cm_store *st, const struct cm_cert *c, int64_t *id,
 	sqlite3_bind_int(s, 11, c->key_bits);
 	bind_text(s, 12, c->sig_alg);
 	sqlite3_bind_int(s, 13, c->is_ca);
+	if ((urls = lines_join(&c->ocsp_urls)) == NULL)
+		return cm_err_set(err, CM_ERR_NOMEM, "out of memory");
+	sqlite3_bind_text(s, 14, urls, -1, free);
 	if (sqlite3_step(s) != SQLITE_DONE)
 		return db_error(st, err, "storing a certificate");
 	*id = sqlite3_last_insert_rowid(st->db);
@@ -2182,15 +2211,16 @@ cm_store_revocation_scan(struct cm_store *st, cm_rev_scan_fn fn, void *arg,
 	enum cm_status rc = CM_OK;
 	int r;
 
-	/* ROW_COLUMNS are columns 0..20, the record's 21..33 */
+	/* ROW_COLUMNS are columns 0..20, the record's 21..33, then 34 */
 	if (sqlite3_prepare_v2(st->db, "SELECT " ROW_COLUMNS ", " REV_COLUMNS
-	    ROW_FROM " WHERE u.replaced_at IS NULL", -1, &s, NULL) !=
-	    SQLITE_OK) {
+	    ", c.ocsp_urls" ROW_FROM " WHERE u.replaced_at IS NULL", -1, &s,
+	    NULL) != SQLITE_OK) {
 		rc = db_error(st, err, "reading the certificates to check");
 		goto out;
 	}
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
 		row_from_stmt(s, 0, &row);
+		row.ocsp_urls = col_text_or_null(s, 34);
 		if (sqlite3_column_type(s, 21) != SQLITE_NULL)
 			rev_from_stmt(s, 21, &rec);
 		if (fn(&row, sqlite3_column_type(s, 21) != SQLITE_NULL ? &rec :

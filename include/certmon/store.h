@@ -63,6 +63,10 @@ struct cm_cert_row {
 	const char *revocation_reason;  /* NULL or one line */
 	const unsigned char *der;       /* only with filter.want_der */
 	size_t der_len;
+	const char *ocsp_urls;          /* AIA OCSP URLs, one per line; only
+					 * cm_store_revocation_scan reads
+					 * them, and NULL there for those
+					 * stored before schema 6 */
 };
 
 struct cm_cert_filter {
@@ -431,8 +435,9 @@ typedef int (*cm_rev_scan_fn)(const struct cm_cert_row *row,
     const struct cm_rev_record *rec, void *arg);
 
 /* Calls fn for every (unit, current certificate) row, in no particular
- * order and without the DER, with the certificate's stored answer: what a
- * revocation run reads, in one statement. */
+ * order, without the DER but with the OCSP URLs, and with the
+ * certificate's stored answer: what a revocation run reads, in one
+ * statement. */
 enum cm_status cm_store_revocation_scan(struct cm_store *st,
     cm_rev_scan_fn fn, void *arg, struct cm_err *err);
 

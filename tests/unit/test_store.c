@@ -110,7 +110,7 @@ test_seeded_units(void **state)
 	assert_int_equal(one.kind, CM_UNIT_LSC);
 	assert_int_equal(cm_store_unit_get(f->st, "nope", &one, &err),
 	    CM_ERR_NOTFOUND);
-	assert_int_equal(cm_store_schema_version(f->st), 5);
+	assert_int_equal(cm_store_schema_version(f->st), 6);
 }
 
 /* The upload rules, as a sequence of uploads into one store. */
