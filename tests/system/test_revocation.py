@@ -9,10 +9,14 @@ port of the leaves and forwards to the responder, so "no request" means
 the responder saw none (not only that certmon says so)."""
 import http.server
 import json
+import socket
 import sqlite3
+import subprocess
 import threading
+import time
 import urllib.request
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -323,6 +327,24 @@ def test_run_records_each_status_alarms_once_and_caches(certmon, env):
     assert "next run: " in r.out
 
 
+def test_certificates_stored_before_their_ocsp_urls_were(certmon, env):
+    """Stores made before schema 6 hold no OCSP URLs in their rows: the
+    run reads them from the certificates themselves."""
+    pki, proxy = env["pki"], env["proxy"]
+    load(certmon, pki, pki.good, pki.noaia)
+    with sqlite3.connect(certmon.db) as db:
+        stored = dict(db.execute("SELECT subject_cn, ocsp_urls FROM certs"))
+        db.execute("UPDATE certs SET ocsp_urls = NULL")
+    assert stored["Good Leaf"].startswith("http://127.0.0.1:"), stored
+    assert stored["No AIA Leaf"] == ""
+    certmon.ok("revocation", "set", "--ocsp", "on")
+    seen = proxy.count
+    doc, by = run(certmon)
+    assert by["Good Leaf"]["status"] == "good", doc
+    assert "no OCSP URL" in by["No AIA Leaf"]["reason"]
+    assert proxy.count - seen == 1
+
+
 def test_answer_without_next_update_is_never_cached(certmon, env):
     pki, bare = env["pki"], env["bare"]
     load(certmon, pki, pki.good)
@@ -474,3 +496,99 @@ def test_a_silent_responder_costs_one_timeout(certmon, env):
     assert sum("not sent: the responder answered none of the first 4 "
                "request(s) of this run" in r for r in reasons) == 1, reasons
     assert took < 1.9, took
+
+
+# ------------------------------------------------- runs over many batches
+
+class CountingSilent:
+    """Accepts connections, counts them, and never answers."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/"
+        self.accepted = []
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted.append(conn)
+
+    def close(self):
+        self.sock.close()
+        for c in self.accepted:
+            c.close()
+
+
+def test_a_run_over_several_batches_records_all_and_asks_a_dead_responder_once(
+        certmon, tmp_path):
+    """1,030 leaves (a run checks and records 1,024 at a time), half of
+    them naming a responder that never answers: every certificate is
+    recorded, and the dead responder gets only the first wave of one run
+    (4 connections), not one per batch."""
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run(["make", "-s", "-C", root / "bench", "build/ocsp_mint"],
+                   check=True)
+    dead = CountingSilent()
+    port = free_port()
+    live = f"http://127.0.0.1:{port}/"
+    pki = tmp_path / "pki"
+    subprocess.run([root / "bench/build/ocsp_mint", pki, "1030", "--url",
+                    live, "--url", dead.url], check=True,
+                   stdout=subprocess.DEVNULL)
+    responder = subprocess.Popen(
+        ["openssl", "ocsp", "-index", pki / "index.txt", "-port", str(port),
+         "-rsigner", pki / "responder.pem", "-rkey",
+         pki / "responder-key.pem", "-CA", pki / "ca.pem", "-ndays", "1",
+         "-ignore_err"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    try:
+        wait_listening(port)
+        certmon.ok("unit", "add", "trust", "--trust")
+        certmon.ok("unit", "add", "leaves")
+        certmon.ok("cert", "upload", "--unit", "trust", pki / "ca.pem",
+                   pki / "responder.pem")
+        certmon.ok("cert", "upload", "--unit", "leaves", pki / "certs")
+        certmon.ok("revocation", "set", "--ocsp", "on", "--uri-source",
+                   "cert", "--trust-unit", "trust", "--timeout", "2")
+        doc, _ = run(certmon)
+        # the leaves and the responder certificate (its AIA is the live
+        # URL); the CA is a root
+        assert (doc["checked"], doc["skipped"]) == (1031, 1), doc["counts"]
+        assert doc["counts"] == {"good": 516, "revoked": 0, "unknown": 0,
+                                 "error": 515}
+        assert len(dead.accepted) == 4
+        errors = [r for r in doc["results"] if r["status"] == "error"]
+        assert sum("not sent: the responder answered none of the first 4"
+                   in r["reason"] for r in errors) == 511, errors[:2]
+        rows = certmon.certs("--unit", "leaves")
+        assert len(rows) == 1030
+        assert not [c for c in rows if c["revocation"] == "unchecked"]
+        # a second run reuses the good answers and asks the dead
+        # responder's first wave again (errors are never reused)
+        doc2, _ = run(certmon)
+        assert (doc2["from_cache"], doc2["requests"]) == (516, 4), doc2
+        assert len(dead.accepted) == 8
+    finally:
+        responder.terminate()
+        responder.wait(timeout=10)
+        dead.close()
+
+
+def wait_listening(port, timeout=15.0):
+    """Waits until something listens on port, without connecting (openssl
+    ocsp spins on an empty connection)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = subprocess.run(["ss", "-Hltn", f"sport = :{port}"],
+                             capture_output=True, text=True).stdout
+        if out.strip():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on port {port}")
