@@ -295,14 +295,6 @@ x509_of(struct cm_ocsp_ctx *ctx, const struct cm_cert *c)
 	return c != NULL ? x509_of_der(ctx, c->der, c->der_len, c->fp) : NULL;
 }
 
-/* c decoded by the signature-only decoder, or NULL: free it with
- * cm_x509_sig_free. */
-static CM_X509_SIG *
-sig_of(const struct cm_cert *c)
-{
-	return c != NULL ? cm_x509_sig_d2i(c->der, c->der_len) : NULL;
-}
-
 static const EVP_MD *
 hash_md(enum cm_ocsp_hash h)
 {
@@ -433,27 +425,41 @@ issuer_ok(struct cm_ocsp_ctx *ctx, const struct subject *cx, X509 *ix,
 	return 0;
 }
 
+/* Step 0 for the certificate der[0..len) (SHA-256 fp) and issuer: decodes
+ * both into *cx and *ix (the caller frees them, also on failure) and
+ * checks them. CM_OK, or CM_ERR_INVALID with "step 0 issuer: ...". */
+static enum cm_status
+step0(struct cm_ocsp_ctx *ctx, const unsigned char *der, size_t len,
+    const unsigned char fp[CM_FP_LEN], const struct cm_cert *issuer,
+    CM_X509_SIG **cx, X509 **ix, struct cm_err *err)
+{
+	char why[CM_ERR_MSG_MAX];
+
+	*ix = NULL;
+	if ((*cx = cm_x509_sig_d2i(der, len)) == NULL ||
+	    (*ix = x509_of(ctx, issuer)) == NULL)
+		return cm_err_set(err, CM_ERR_INVALID, "step 0 issuer: %s",
+		    issuer == NULL ? "no issuer certificate" :
+		    "a certificate does not decode");
+	if (issuer_ok(ctx, &(struct subject){NULL, *cx, fp}, *ix, issuer->fp,
+	    why, sizeof(why)) != 0)
+		return cm_err_set(err, CM_ERR_INVALID, "%s", why);
+	return CM_OK;
+}
+
 enum cm_status
 cm_ocsp_check_issuer(struct cm_ocsp_ctx *ctx, const struct cm_cert *cert,
     const struct cm_cert *issuer, struct cm_err *err)
 {
-	char why[CM_ERR_MSG_MAX];
 	CM_X509_SIG *cx = NULL;
 	X509 *ix = NULL;
-	enum cm_status st = CM_OK;
+	enum cm_status st;
 
+	if (cert == NULL)
+		return cm_err_set(err, CM_ERR_INVALID, "step 0 issuer: no "
+		    "certificate");
 	ERR_set_mark();
-	if ((cx = sig_of(cert)) == NULL ||
-	    (ix = x509_of(ctx, issuer)) == NULL) {
-		st = cm_err_set(err, CM_ERR_INVALID, "step 0 issuer: %s",
-		    issuer == NULL ? "no issuer certificate" :
-		    "a certificate does not decode");
-		goto out;
-	}
-	if (issuer_ok(ctx, &(struct subject){NULL, cx, cert->fp}, ix,
-	    issuer->fp, why, sizeof(why)) != 0)
-		st = cm_err_set(err, CM_ERR_INVALID, "%s", why);
-out:
+	st = step0(ctx, cert->der, cert->der_len, cert->fp, issuer, &cx, &ix, err);
 	cm_x509_sig_free(cx);
 	X509_free(ix);
 	ERR_pop_to_mark();
@@ -484,7 +490,6 @@ cm_ocsp_request_build_der(struct cm_ocsp_ctx *ctx, const unsigned char *der,
 {
 	static const struct cm_ocsp_opts defaults;
 	struct subject sub;
-	char why[CM_ERR_MSG_MAX];
 	CM_X509_SIG *cx = NULL;
 	X509 *ix = NULL;
 	X509_NAME *tmp = NULL;
@@ -499,18 +504,9 @@ cm_ocsp_request_build_der(struct cm_ocsp_ctx *ctx, const unsigned char *der,
 		opts = &defaults;
 	memset(out, 0, sizeof(*out));
 	ERR_set_mark();
-	if ((cx = cm_x509_sig_d2i(der, der_len)) == NULL ||
-	    (ix = x509_of(ctx, issuer)) == NULL) {
-		st = cm_err_set(err, CM_ERR_INVALID, "step 0 issuer: %s",
-		    issuer == NULL ? "no issuer certificate" :
-		    "a certificate does not decode");
+	if ((st = step0(ctx, der, der_len, fp, issuer, &cx, &ix, err)) != CM_OK)
 		goto out;
-	}
 	sub = (struct subject){NULL, cx, fp};
-	if (issuer_ok(ctx, &sub, ix, issuer->fp, why, sizeof(why)) != 0) {
-		st = cm_err_set(err, CM_ERR_INVALID, "%s", why);
-		goto out;
-	}
 	memcpy(out->cert_fp, fp, CM_FP_LEN);
 	memcpy(out->issuer_fp, issuer->fp, CM_FP_LEN);
 	out->hash = opts->hash;
