@@ -408,8 +408,6 @@ fetch_all(struct engine *e, struct cm_fetch_job *fj, size_t n,
 	    CM_OK;
 }
 
-/* Checks jobs[0..n): fills each job's rec (or reuse). CM_OK unless the
- * batch could not run or a stop was requested. */
 /* Counts one OCSP request to url that ended in status; 0 or -1 (memory). */
 static int
 count_request(struct engine *e, const char *url, enum cm_rev_status status)
@@ -438,6 +436,8 @@ count_request(struct engine *e, const char *url, enum cm_rev_status status)
 	return 0;
 }
 
+/* Checks jobs[0..n): fills each job's rec (or reuse). CM_OK unless the
+ * batch could not run or a stop was requested. */
 static enum cm_status
 engine_check(struct engine *e, struct job *jobs, size_t n, int periodic,
     struct cm_err *err)
