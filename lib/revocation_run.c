@@ -447,7 +447,7 @@ engine_check(struct engine *e, struct job *jobs, size_t n, int periodic,
 	struct cm_ocsp_result ores;
 	struct cm_crl_result cres;
 	struct cm_err lerr = {CM_OK, ""};
-	enum cm_status rc = CM_OK;
+	enum cm_status rc = CM_OK, built;
 	size_t nf = 0;
 	int sent;
 
@@ -475,13 +475,13 @@ engine_check(struct engine *e, struct job *jobs, size_t n, int periodic,
 		}
 		j->ocsp_tried = 1;
 		/* step 0 first: no request is built for a pair that fails */
-		if ((rc = cm_ocsp_request_build_der(e->octx, j->der, j->der_len,
-		    j->fp, j->issuer, &e->oo, &j->req, &lerr)) != CM_OK) {
+		if ((built = cm_ocsp_request_build_der(e->octx, j->der,
+		    j->der_len, j->fp, j->issuer, &e->oo, &j->req, &lerr)) !=
+		    CM_OK) {
 			cm_ocsp_result_error(&ores, "%s", lerr.msg);
 			rec_from_ocsp(e, &j->rec, &ores);
 			textf(j->why, sizeof(j->why), "%s", lerr.msg);
-			j->settled = rc == CM_ERR_INVALID;
-			rc = CM_OK;
+			j->settled = built == CM_ERR_INVALID;   /* step 0 */
 			continue;
 		}
 		j->issuer_checked = 1;
@@ -729,7 +729,7 @@ cm_revocation_report_free(struct cm_revocation_report *rep)
 {
 	if (rep == NULL)
 		return;
-	for (size_t i = 0; i < rep->n; i++)
+	for (size_t i = 0; rep->v != NULL && i < rep->n; i++)
 		result_clear(&rep->v[i]);
 	free(rep->v);
 	rep->v = NULL;
@@ -1185,7 +1185,7 @@ cm_revocation_run(struct cm_store *st, cm_time now, const char *actor,
 			for (size_t k = lo; issuer == NULL && k < hi; k++)
 				if (items.by_subject[k] != it)
 					issuer = items.by_subject[k];
-			if (item_der(st, it) != 0 ||
+			if (issuer == NULL || item_der(st, it) != 0 ||
 			    (j->issuer = item_cert(st, issuer)) == NULL) {
 				rc = cm_err_set(err, CM_ERR_NOMEM, "out of memory "
 				    "(reading the stored certificates)");
