@@ -14,7 +14,10 @@
  * from a fixed key, so that their fingerprints are stable), one endpoint,
  * the API token "Bearer " FUZZ_TOKEN and a logged-in web admin session
  * (cookie certmon_session=FUZZ_SESSION, CSRF token FUZZ_CSRF), so that
- * the seeds reach what is behind authentication. The clock is fixed.
+ * the seeds reach what is behind authentication. The clock is fixed. When
+ * it may (as root), the target first moves into a network namespace of its
+ * own, so that no request (an endpoint check, a revocation run, a test
+ * mail) reaches the network: connections fail at once.
  *
  * Besides crashes and leaks (ASan, UBSan, LSan) it checks that every
  * connection ends once the client has hung up, that whatever was answered
@@ -29,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -307,6 +311,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
+	/* no network: best effort (needs CAP_SYS_ADMIN) */
+	(void)unshare(CLONE_NEWNET);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	snprintf(dir, sizeof(dir), "%s/fuzz_http.XXXXXX", getenv("TMPDIR") ?
 	    getenv("TMPDIR") : "/tmp");

@@ -90,6 +90,44 @@ run_analysis() {
   fi
 }
 
+# Valgrind memcheck over the CLI system tests, with their timeouts scaled
+# 20x (docs/RELIABILITY.md lists them, and why the others are left out).
+# Valgrind runs a command on one core: two groups of about equal duration
+# run at once. A group runs NAME FILE... into $OUT/NAME.log; run_valgrind
+# counts both logs like run_pytest.
+vg_group() {
+  local name=$1
+  shift
+  CERTMON_BIN="$ROOT/scripts/valgrind-certmon" CERTMON_REAL_BIN="$ROOT/build/certmon" \
+    CERTMOND_BIN="$ROOT/build/certmond" CERTMON_TIMEOUT_SCALE=20 TEST_OUTPUT="$OUT" \
+    /usr/bin/python3 -m pytest -q -p no:cacheprovider "$@" >"$OUT/$name.log" 2>&1
+}
+
+run_valgrind() {
+  local s=tests/system name log p f e pid1 pid2
+  note "valgrind memcheck: the CLI system tests, two groups at once"
+  vg_group valgrind-1 $s/test_monitor_settings.py $s/test_monitor_outbox.py \
+    $s/test_revocation.py $s/test_crl.py \
+    --deselect $s/test_revocation.py::test_a_silent_responder_costs_one_timeout &
+  pid1=$!
+  vg_group valgrind-2 $s/test_monitor_mail.py $s/test_tls.py $s/test_ocsp.py \
+    $s/test_endpoints.py $s/test_ocsp_errors.py $s/test_smtp_lib.py \
+    $s/test_list_export.py $s/test_concurrency.py $s/test_units.py \
+    $s/test_upload.py $s/test_bad_input.py $s/test_inspect.py &
+  pid2=$!
+  wait "$pid1" "$pid2"
+  for name in valgrind-1 valgrind-2; do
+    log="$OUT/$name.log"
+    note "$name"
+    cat "$log"
+    p=$(tail -3 "$log" | grep -oE '[0-9]+ passed' | awk '{print $1}')
+    f=$(tail -3 "$log" | grep -oE '[0-9]+ failed' | awk '{print $1}')
+    e=$(tail -3 "$log" | grep -oE '[0-9]+ errors?' | awk '{print $1}')
+    count "${p:-0}" "$((${f:-0} + ${e:-0}))"
+    if [ -z "$p" ] && [ -z "$f" ]; then count 0 1; fi
+  done
+}
+
 if build && build SAN=1; then
   run_unit build
   run_unit build-san
@@ -99,10 +137,7 @@ if build && build SAN=1; then
   if [ "${QUICK:-0}" != 1 ]; then
     run_fuzz
     run_analysis
-    CERTMON_BIN="$ROOT/scripts/valgrind-certmon" CERTMON_REAL_BIN="$ROOT/build/certmon" \
-      CERTMON_TIMEOUT_SCALE=20 run_pytest valgrind \
-      tests/system/test_units.py tests/system/test_upload.py \
-      tests/system/test_bad_input.py tests/system/test_inspect.py
+    run_valgrind
   fi
 fi
 
