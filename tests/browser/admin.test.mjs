@@ -71,7 +71,7 @@ describe('web admin', () => {
     certmon(daemon.db, ['cert', 'upload', '--unit', 'ipsec', certs.soon]);
     certmon(daemon.db, ['cert', 'upload', '--unit', 'tomcat-trust', certs.later]);
     certmon(daemon.db, ['cert', 'upload', '--unit', 'CAPF', certs.longLived]);
-    if (certs.expired) certmon(daemon.db, ['cert', 'upload', '--unit', 'TVS', certs.expired]);
+    certmon(daemon.db, ['cert', 'upload', '--unit', 'TVS', certs.expired]);
     browser = await launchBrowser();
     context = await newContext(browser);
     page = await context.newPage();

@@ -170,15 +170,20 @@ export function makeCerts(dir) {
   certs.p12Password = 's3cret-p12';
   fs.writeFileSync(path.join(dir, 'garbage.pem'), 'this is not a certificate\n');
   certs.garbage = path.join(dir, 'garbage.pem');
-  // an expired one, made in the past with faketime when it is there
-  try {
-    execFileSync('faketime', ['-f', '-40d', 'openssl', 'req', '-x509', '-newkey', 'ec',
-      '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'old.key', '-out',
-      'old.pem', '-days', '30', '-subj', '/O=Example Corp/CN=legacy.example.com'],
-    { cwd: dir, stdio: 'pipe' });
-    certs.expired = path.join(dir, 'old.pem');
-  } catch {
-    certs.expired = null;
-  }
+  // an expired one, made 40 days ago: libfaketime preloaded directly (the
+  // `faketime` wrapper keeps a semaphore per PID in /dev/shm that a killed
+  // process leaves behind, and a later one with the same PID then fails)
+  const multiarch = fs.readdirSync('/usr/lib').find(
+    (d) => fs.existsSync(path.join('/usr/lib', d, 'faketime/libfaketime.so.1')));
+  if (!multiarch) throw new Error('libfaketime not found: apt-get install faketime');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec',
+    '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'old.key', '-out',
+    'old.pem', '-days', '30', '-subj', '/O=Example Corp/CN=legacy.example.com'],
+  {
+    cwd: dir, stdio: 'pipe',
+    env: { ...process.env, FAKETIME: '-40d',
+      LD_PRELOAD: path.join('/usr/lib', multiarch, 'faketime/libfaketime.so.1') },
+  });
+  certs.expired = path.join(dir, 'old.pem');
   return certs;
 }

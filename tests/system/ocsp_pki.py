@@ -30,12 +30,13 @@ import threading
 import time
 from pathlib import Path
 
+from pki import faketime_env
+
 
 def run(*args, cwd=None, faketime=None):
     cmd = [str(a) for a in args]
-    if faketime is not None:
-        cmd = ["faketime", "-f", faketime] + cmd
-    proc = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE,
+    env = faketime_env(faketime) if faketime is not None else None
+    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed: "
@@ -262,15 +263,15 @@ class OcspResponder:
                 argv += ["-ndays", self.ndays]
             if self.key_id:
                 argv.append("-resp_key_id")
-            if self.faketime:
-                argv = ["faketime", "-f", self.faketime] + argv
+            env = (faketime_env(self.faketime) if self.faketime
+                   else None)
             self.log_path = self.pki.dir / f"ocsp-{self.port}.log"
             with open(self.log_path, "ab") as log:
-                # its own process group: `faketime` forks the responder,
-                # and stop() must end both
+                # its own process group, which stop() ends
                 self.proc = subprocess.Popen(
                     [str(a) for a in argv], stdin=subprocess.DEVNULL,
-                    stdout=log, stderr=log, start_new_session=True)
+                    stdout=log, stderr=log, env=env,
+                    start_new_session=True)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:

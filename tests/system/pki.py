@@ -3,16 +3,31 @@
 Every fixture the tests use is created here (no binary fixtures), with
 faketime where a certificate must have been issued in the past or future.
 """
+import glob
 import os
 import subprocess
 from pathlib import Path
 
 
+def faketime_env(spec, env=None):
+    """The environment that runs a program at the faked time `spec` (as
+    `faketime -f SPEC`, e.g. "-10d"): libfaketime preloaded directly. The
+    `faketime` wrapper is not used: it keeps a named semaphore per PID in
+    /dev/shm, left behind when the process is killed, and a later process
+    that gets the same PID then fails with "sem_open: File exists"."""
+    libs = sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))
+    if not libs:
+        raise RuntimeError("libfaketime not found: apt-get install faketime")
+    env = dict(os.environ if env is None else env)
+    env["LD_PRELOAD"] = libs[0]
+    env["FAKETIME"] = spec
+    return env
+
+
 def run(*args, cwd=None, env=None, faketime=None):
-    cmd = list(args)
     if faketime is not None:
-        cmd = ["faketime", "-f", faketime] + cmd
-    subprocess.run(cmd, cwd=cwd, env=env, check=True,
+        env = faketime_env(faketime, env)
+    subprocess.run(list(args), cwd=cwd, env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
