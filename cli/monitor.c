@@ -8,21 +8,6 @@
 #include "certmon/settings.h"
 #include "cli.h"
 
-static json_t *
-settings_json(const struct cm_monitor_settings *s)
-{
-	char f[24], cap[24], give[24];
-
-	return json_pack("{s:i, s:s, s:b, s:b, s:o, s:s, s:s}",
-	    "start_days", s->start_days,
-	    "frequency", cm_duration_format(s->frequency, f, sizeof(f)),
-	    "email", s->email_enabled, "lsc", s->lsc_enabled,
-	    "emails", cm_json_str(s->emails),
-	    "retry_cap", cm_duration_format(s->retry_cap, cap, sizeof(cap)),
-	    "give_up_after", cm_duration_format(s->give_up_after, give,
-	    sizeof(give)));
-}
-
 static int
 monitor_show(struct cli *c, int argc, char **argv)
 {
@@ -38,7 +23,7 @@ monitor_show(struct cli *c, int argc, char **argv)
 		return cli_fail_err(c, &err);
 	if (c->json) {
 		cli_print_json(json_pack("{s:s, s:o}", "status", "ok", "monitor",
-		    settings_json(&s)));
+		    cm_monitor_settings_json(&s)));
 		return EXIT_OK;
 	}
 	printf("Notification Start Time     %d days\n", s.start_days);
@@ -128,7 +113,7 @@ monitor_set(struct cli *c, int argc, char **argv)
 		return cli_fail(c, EXIT_FAIL, "settings not changed: %s", err.msg);
 	if (c->json)
 		cli_print_json(json_pack("{s:s, s:o}", "status", "ok", "monitor",
-		    settings_json(&s)));
+		    cm_monitor_settings_json(&s)));
 	else
 		printf("Certificate Monitor settings saved\n");
 	return EXIT_OK;

@@ -9,16 +9,6 @@
 #include "certmon/settings.h"
 #include "cli.h"
 
-static json_t *
-smtp_json(const struct cm_smtp_settings *s)
-{
-	return json_pack("{s:o, s:i, s:s, s:o, s:b, s:o, s:o}",
-	    "host", cm_json_str(s->host), "port", s->port,
-	    "tls", cm_smtp_tls_name(s->tls), "user", cm_json_str(s->user),
-	    "password_set", s->password[0] != '\0', "from", cm_json_str(s->from),
-	    "ca_file", cm_json_str(s->ca_file));
-}
-
 static int
 smtp_show(struct cli *c, int argc, char **argv)
 {
@@ -33,7 +23,7 @@ smtp_show(struct cli *c, int argc, char **argv)
 		return cli_fail_err(c, &err);
 	if (c->json) {
 		cli_print_json(json_pack("{s:s, s:o}", "status", "ok", "smtp",
-		    smtp_json(&s)));
+		    cm_smtp_settings_json(&s)));
 		return EXIT_OK;
 	}
 	printf("host      %s\n", s.host[0] ? s.host : "(not set)");
@@ -128,7 +118,7 @@ smtp_set(struct cli *c, int argc, char **argv)
 	}
 	if (c->json)
 		cli_print_json(json_pack("{s:s, s:o}", "status", "ok", "smtp",
-		    smtp_json(&s)));
+		    cm_smtp_settings_json(&s)));
 	else
 		printf("SMTP settings saved\n");
 out:

@@ -89,6 +89,38 @@ cm_json_cert_fields(json_t *o, const struct cm_cert *x)
 	json_object_set_new(o, "ocsp_nocheck", json_boolean(x->ocsp_nocheck));
 }
 
+int
+cm_json_opt_bool(json_t *o, const char *key, int *out, struct cm_err *err)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_boolean(v)) {
+		cm_err_set(err, CM_ERR_INVALID, "\"%s\" must be true or false", key);
+		return -1;
+	}
+	*out = json_is_true(v);
+	return 0;
+}
+
+int
+cm_json_opt_text(json_t *o, const char *key, char *out, size_t len,
+    struct cm_err *err)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_string(v) || strlen(json_string_value(v)) >= len) {
+		cm_err_set(err, CM_ERR_INVALID, "\"%s\" must be a string of at most "
+		    "%zu bytes", key, len - 1);
+		return -1;
+	}
+	snprintf(out, len, "%s", json_string_value(v));
+	return 0;
+}
+
 /* "a, b" as ["a", "b"] */
 static json_t *
 units_json(const char *units)

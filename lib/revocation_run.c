@@ -1587,38 +1587,6 @@ cm_params_settings_json(const struct cm_params_settings *s)
 	    "common_criteria", s->common_criteria);
 }
 
-static int
-js_bool(json_t *o, const char *key, int *out, struct cm_err *err)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (v == NULL)
-		return 0;
-	if (!json_is_boolean(v)) {
-		cm_err_set(err, CM_ERR_INVALID, "\"%s\" must be true or false", key);
-		return -1;
-	}
-	*out = json_is_true(v);
-	return 0;
-}
-
-static int
-js_text(json_t *o, const char *key, char *out, size_t len,
-    struct cm_err *err)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (v == NULL)
-		return 0;
-	if (!json_is_string(v) || strlen(json_string_value(v)) >= len) {
-		cm_err_set(err, CM_ERR_INVALID, "\"%s\" must be a string of at "
-		    "most %zu bytes", key, len - 1);
-		return -1;
-	}
-	snprintf(out, len, "%s", json_string_value(v));  /* lists keep lines */
-	return 0;
-}
-
 /* A duration: "24h"-style text (any_unit: also s and m) or seconds. */
 static int
 js_duration(json_t *o, const char *key, int any_unit, int64_t *out,
@@ -1654,7 +1622,7 @@ js_lines(json_t *o, const char *key, char *out, size_t len,
 	if (v == NULL)
 		return 0;
 	if (json_is_string(v))
-		return js_text(o, key, out, len, err);
+		return cm_json_opt_text(o, key, out, len, err);
 	if (!json_is_array(v))
 		goto bad;
 	out[0] = '\0';
@@ -1695,16 +1663,16 @@ cm_revocation_settings_from_json(json_t *o, struct cm_revocation_settings *s,
 		    "number of seconds (1-60)");
 	if (v != NULL)
 		s->timeout = (int64_t)json_integer_value(v);
-	if (js_bool(o, "ocsp", &s->ocsp, err) != 0 ||
-	    js_text(o, "uri_source", source, sizeof(source), err) != 0 ||
-	    js_text(o, "uri", s->uri, sizeof(s->uri), err) != 0 ||
-	    js_bool(o, "check", &s->check, err) != 0 ||
+	if (cm_json_opt_bool(o, "ocsp", &s->ocsp, err) != 0 ||
+	    cm_json_opt_text(o, "uri_source", source, sizeof(source), err) != 0 ||
+	    cm_json_opt_text(o, "uri", s->uri, sizeof(s->uri), err) != 0 ||
+	    cm_json_opt_bool(o, "check", &s->check, err) != 0 ||
 	    js_duration(o, "every", 0, &s->every, err) != 0 ||
-	    js_bool(o, "crl", &s->crl, err) != 0 ||
+	    cm_json_opt_bool(o, "crl", &s->crl, err) != 0 ||
 	    js_lines(o, "crl_uris", s->crl_uris, sizeof(s->crl_uris), err) != 0 ||
-	    js_text(o, "trust_unit", s->trust_unit, sizeof(s->trust_unit), err) !=
+	    cm_json_opt_text(o, "trust_unit", s->trust_unit, sizeof(s->trust_unit), err) !=
 	    0 ||
-	    js_bool(o, "require_nonce", &s->require_nonce, err) != 0 ||
+	    cm_json_opt_bool(o, "require_nonce", &s->require_nonce, err) != 0 ||
 	    js_duration(o, "skew", 1, &s->skew, err) != 0 ||
 	    js_duration(o, "cache_max", 0, &s->cache_max, err) != 0 ||
 	    js_lines(o, "allow_hosts", s->allow_hosts, sizeof(s->allow_hosts),
@@ -1727,11 +1695,11 @@ cm_params_settings_from_json(json_t *o, struct cm_params_settings *s,
 	if (!json_is_object(o))
 		return cm_err_set(err, CM_ERR_INVALID, "the body must be a JSON "
 		    "object");
-	if (js_bool(o, "cert_validity_check", &s->cert_validity_check, err) !=
+	if (cm_json_opt_bool(o, "cert_validity_check", &s->cert_validity_check, err) !=
 	    0 ||
 	    js_duration(o, "validity_check_frequency", 0,
 	    &s->validity_check_frequency, err) != 0 ||
-	    js_bool(o, "common_criteria", &s->common_criteria, err) != 0)
+	    cm_json_opt_bool(o, "common_criteria", &s->common_criteria, err) != 0)
 		return err != NULL ? err->code : CM_ERR_INVALID;
 	return CM_OK;
 }

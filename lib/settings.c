@@ -235,41 +235,6 @@ js_duration(json_t *o, const char *key, int64_t *out, struct cm_err *err)
 	return 0;
 }
 
-/* Reads an optional boolean field; -1 after setting err. */
-static int
-js_bool(json_t *o, const char *key, int *out, struct cm_err *err)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (v == NULL)
-		return 0;
-	if (!json_is_boolean(v)) {
-		cm_err_set(err, CM_ERR_INVALID, "\"%s\" must be true or false", key);
-		return -1;
-	}
-	*out = json_is_true(v);
-	return 0;
-}
-
-/* Reads an optional string field into out (len bytes with its NUL); -1
- * after setting err when it is not a string or too long. */
-static int
-js_text(json_t *o, const char *key, char *out, size_t len,
-    struct cm_err *err)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (v == NULL)
-		return 0;
-	if (!json_is_string(v) || strlen(json_string_value(v)) >= len) {
-		cm_err_set(err, CM_ERR_INVALID, "\"%s\" must be a string of at most "
-		    "%zu bytes", key, len - 1);
-		return -1;
-	}
-	snprintf(out, len, "%s", json_string_value(v));
-	return 0;
-}
-
 json_t *
 cm_monitor_settings_json(const struct cm_monitor_settings *s)
 {
@@ -303,9 +268,9 @@ cm_monitor_settings_from_json(json_t *o, struct cm_monitor_settings *s,
 		s->start_days = json_integer_value(v) < 0 ||
 		    json_integer_value(v) > 100000 ? 0 : (int)json_integer_value(v);
 	if (js_duration(o, "frequency", &s->frequency, err) != 0 ||
-	    js_bool(o, "email", &s->email_enabled, err) != 0 ||
-	    js_bool(o, "lsc", &s->lsc_enabled, err) != 0 ||
-	    js_text(o, "emails", s->emails, sizeof(s->emails), err) != 0 ||
+	    cm_json_opt_bool(o, "email", &s->email_enabled, err) != 0 ||
+	    cm_json_opt_bool(o, "lsc", &s->lsc_enabled, err) != 0 ||
+	    cm_json_opt_text(o, "emails", s->emails, sizeof(s->emails), err) != 0 ||
 	    js_duration(o, "retry_cap", &s->retry_cap, err) != 0 ||
 	    js_duration(o, "give_up_after", &s->give_up_after, err) != 0)
 		return err != NULL ? err->code : CM_ERR_INVALID;
@@ -469,12 +434,12 @@ cm_smtp_settings_from_json(json_t *o, struct cm_smtp_settings *s,
 		return cm_err_set(err, CM_ERR_INVALID, "\"port\" must be 0-65535");
 	if (v != NULL)
 		s->port = (int)json_integer_value(v);
-	if (js_text(o, "host", s->host, sizeof(s->host), err) != 0 ||
-	    js_text(o, "tls", tls, sizeof(tls), err) != 0 ||
-	    js_text(o, "user", s->user, sizeof(s->user), err) != 0 ||
-	    js_text(o, "password", s->password, sizeof(s->password), err) != 0 ||
-	    js_text(o, "from", s->from, sizeof(s->from), err) != 0 ||
-	    js_text(o, "ca_file", s->ca_file, sizeof(s->ca_file), err) != 0)
+	if (cm_json_opt_text(o, "host", s->host, sizeof(s->host), err) != 0 ||
+	    cm_json_opt_text(o, "tls", tls, sizeof(tls), err) != 0 ||
+	    cm_json_opt_text(o, "user", s->user, sizeof(s->user), err) != 0 ||
+	    cm_json_opt_text(o, "password", s->password, sizeof(s->password), err) != 0 ||
+	    cm_json_opt_text(o, "from", s->from, sizeof(s->from), err) != 0 ||
+	    cm_json_opt_text(o, "ca_file", s->ca_file, sizeof(s->ca_file), err) != 0)
 		return err != NULL ? err->code : CM_ERR_INVALID;
 	if (tls[0] != '\0' && cm_smtp_tls_parse(tls, &s->tls) != 0)
 		return cm_err_set(err, CM_ERR_INVALID, "\"tls\" must be none, "

@@ -9,6 +9,7 @@
 
 #include "certmon/cert.h"
 #include "certmon/clock.h"
+#include "certmon/err.h"
 #include "certmon/revocation_run.h"
 #include "certmon/store.h"
 
@@ -31,6 +32,18 @@ json_t *cm_json_cert_row(const struct cm_cert_row *row, cm_time now,
  * is too small. */
 size_t cm_json_cert_row_write(const struct cm_cert_row *row, cm_time now,
     int start_days, char *buf, size_t len);
+
+/* Reads the optional boolean member key of a request body o into *out
+ * (untouched when absent): 0, or -1 with err set when it is not a
+ * boolean. */
+int cm_json_opt_bool(json_t *o, const char *key, int *out,
+    struct cm_err *err);
+
+/* Reads the optional string member key of o into out (len bytes with its
+ * NUL; untouched when absent): 0, or -1 with err set when it is not a
+ * string or does not fit. */
+int cm_json_opt_text(json_t *o, const char *key, char *out, size_t len,
+    struct cm_err *err);
 
 /* Returns the object of one certificate of a revocation run or upload
  * check (caller owns the reference). */
