@@ -194,9 +194,10 @@ class SmtpServer:
     def __init__(self, maildir, *, host="127.0.0.1", starttls=None,
                  require_starttls=False, tls=None, auth=None,
                  reply_code=None, reply_at="rcpt", reply_text=None,
-                 delay=0.0, python=PYTHON):
+                 delay=0.0, python=PYTHON, port=None):
         self.maildir = Path(maildir)
         self.host = host
+        self.fixed_port = port          # None: a free one
         self.port = None
         self.starttls = starttls
         self.require_starttls = require_starttls
@@ -233,7 +234,7 @@ class SmtpServer:
     def start(self, timeout=15.0):
         self.maildir.mkdir(parents=True, exist_ok=True)
         for _attempt in range(5):       # a free port may be taken meanwhile
-            self.port = _free_port(self.host)
+            self.port = self.fixed_port or _free_port(self.host)
             with open(self.log_path, "ab") as log:
                 self.proc = subprocess.Popen(
                     self._argv(), stdin=subprocess.DEVNULL,

@@ -50,14 +50,9 @@ def iso(d):
 
 
 def start_on(srv, port):
-    """Starts srv on a given port (the server came back at its address)."""
-    orig = _smtpd._free_port
-    _smtpd._free_port = lambda host: port
-    try:
-        srv.start()
-    finally:
-        _smtpd._free_port = orig
-    assert srv.port == port
+    """srv, to be started (by `with`) on a given port: the server came
+    back at its address."""
+    srv.fixed_port = port
     return srv
 
 
