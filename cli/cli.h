@@ -73,9 +73,11 @@ int cli_opt_copy(struct cli *c, char *dst, size_t len, const char *opt,
     const char *val);
 
 /* Parses the options of a command whose only option is --json (setting
- * c->json); positional arguments are left to the caller (from optind).
- * Returns 0, or EXIT_USAGE after reporting an unknown option with usage. */
-int cli_json_only(struct cli *c, int argc, char **argv, const char *usage);
+ * c->json) and that takes at most nargs positional arguments (from optind;
+ * the caller checks the ones it needs). Returns 0, or EXIT_USAGE after
+ * reporting an unknown option or an unexpected argument with usage. */
+int cli_json_only(struct cli *c, int argc, char **argv, const char *usage,
+    int nargs);
 
 /* Resets getopt for parsing a command's own argv. */
 void cli_getopt_reset(void);

@@ -119,11 +119,8 @@ endpoint_list(struct cli *c, int argc, char **argv)
 	struct listing l;
 
 	memset(&l, 0, sizeof(l));
-	if (cli_json_only(c, argc, argv, "endpoint list [--json]") != 0)
+	if (cli_json_only(c, argc, argv, "endpoint list [--json]", 0) != 0)
 		return EXIT_USAGE;
-	if (optind != argc)
-		return cli_usage(c, "endpoint list [--json]", "unexpected argument "
-		    "'%s'", argv[optind]);
 	if (cli_store(c) == NULL)
 		return EXIT_FAIL;
 	if (cm_endpoint_interval(c->store, &l.interval, &err) != CM_OK)

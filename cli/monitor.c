@@ -15,7 +15,7 @@ monitor_show(struct cli *c, int argc, char **argv)
 	struct cm_err err = {CM_OK, ""};
 	char f[24], cap[24], give[24];
 
-	if (cli_json_only(c, argc, argv, "monitor show [--json]") != 0)
+	if (cli_json_only(c, argc, argv, "monitor show [--json]", 0) != 0)
 		return EXIT_USAGE;
 	if (cli_store(c) == NULL)
 		return EXIT_FAIL;
@@ -224,7 +224,7 @@ monitor_status(struct cli *c, int argc, char **argv)
 	char a[CM_TIME_TEXT_LEN], b[CM_TIME_TEXT_LEN], d[CM_TIME_TEXT_LEN];
 	char why[200];
 
-	if (cli_json_only(c, argc, argv, "monitor status [--json]") != 0)
+	if (cli_json_only(c, argc, argv, "monitor status [--json]", 0) != 0)
 		return EXIT_USAGE;
 	if (cli_store(c) == NULL)
 		return EXIT_FAIL;

@@ -138,7 +138,8 @@ cli_opt_copy(struct cli *c, char *dst, size_t len, const char *opt,
 }
 
 int
-cli_json_only(struct cli *c, int argc, char **argv, const char *usage)
+cli_json_only(struct cli *c, int argc, char **argv, const char *usage,
+    int nargs)
 {
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
@@ -151,6 +152,9 @@ cli_json_only(struct cli *c, int argc, char **argv, const char *usage)
 			    argv[optind - 1]);
 		c->json = 1;
 	}
+	if (argc - optind > nargs)
+		return cli_usage(c, usage, "unexpected argument '%s'",
+		    argv[optind + nargs]);
 	return 0;
 }
 

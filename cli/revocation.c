@@ -98,11 +98,8 @@ revocation_show(struct cli *c, int argc, char **argv)
 	struct cm_revocation_settings s;
 	struct cm_err err = {CM_OK, ""};
 
-	if (cli_json_only(c, argc, argv, "revocation show [--json]") != 0)
+	if (cli_json_only(c, argc, argv, "revocation show [--json]", 0) != 0)
 		return EXIT_USAGE;
-	if (optind != argc)
-		return cli_usage(c, "revocation show [--json]", "unexpected "
-		    "argument '%s'", argv[optind]);
 	if (cli_store(c) == NULL)
 		return EXIT_FAIL;
 	if (cm_revocation_settings_load(c->store, &s, &err) != CM_OK)
@@ -368,11 +365,8 @@ params_show(struct cli *c, int argc, char **argv)
 	struct cm_params_settings s;
 	struct cm_err err = {CM_OK, ""};
 
-	if (cli_json_only(c, argc, argv, "params show [--json]") != 0)
+	if (cli_json_only(c, argc, argv, "params show [--json]", 0) != 0)
 		return EXIT_USAGE;
-	if (optind != argc)
-		return cli_usage(c, "params show [--json]", "unexpected argument "
-		    "'%s'", argv[optind]);
 	if (cli_store(c) == NULL)
 		return EXIT_FAIL;
 	if (cm_params_settings_load(c->store, &s, &err) != CM_OK)

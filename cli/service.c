@@ -16,7 +16,7 @@ service_list(struct cli *c, int argc, char **argv)
 	struct table *t = NULL;
 	json_t *arr = NULL;
 
-	if (cli_json_only(c, argc, argv, "service list [--json]") != 0)
+	if (cli_json_only(c, argc, argv, "service list [--json]", 0) != 0)
 		return EXIT_USAGE;
 	if (cli_store(c) == NULL)
 		return EXIT_FAIL;

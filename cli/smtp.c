@@ -15,7 +15,7 @@ smtp_show(struct cli *c, int argc, char **argv)
 	struct cm_smtp_settings s;
 	struct cm_err err = {CM_OK, ""};
 
-	if (cli_json_only(c, argc, argv, "smtp show [--json]") != 0)
+	if (cli_json_only(c, argc, argv, "smtp show [--json]", 0) != 0)
 		return EXIT_USAGE;
 	if (cli_store(c) == NULL)
 		return EXIT_FAIL;

@@ -11,9 +11,9 @@ token_add(struct cli *c, int argc, char **argv)
 	struct cm_err err = {CM_OK, ""};
 	char secret[CM_TOKEN_LEN], hash[CM_FP_HEX_LEN];
 
-	if (cli_json_only(c, argc, argv, "token add NAME [--json]") != 0)
+	if (cli_json_only(c, argc, argv, "token add NAME [--json]", 1) != 0)
 		return EXIT_USAGE;
-	if (optind != argc - 1)
+	if (optind == argc)
 		return cli_usage(c, "token add NAME [--json]", "one name is needed");
 	if (cli_store(c) == NULL)
 		return EXIT_FAIL;
@@ -51,7 +51,7 @@ token_list(struct cli *c, int argc, char **argv)
 	struct cm_err err = {CM_OK, ""};
 	json_t *arr = NULL;
 
-	if (cli_json_only(c, argc, argv, "token list [--json]") != 0)
+	if (cli_json_only(c, argc, argv, "token list [--json]", 0) != 0)
 		return EXIT_USAGE;
 	if (cli_store(c) == NULL)
 		return EXIT_FAIL;

@@ -87,6 +87,13 @@ def test_usage_errors_exit_2(certmon, bad_files):
     assert certmon("cert", "list", "--state", "bogus").rc == 2
     assert certmon("--bogus", "cert", "list").rc == 2
     assert certmon("cert", "show").rc == 2
+    # commands whose only option is --json refuse stray arguments
+    for cmd in (["monitor", "show"], ["monitor", "status"], ["smtp", "show"],
+                ["service", "list"], ["token", "list"], ["endpoint", "list"],
+                ["revocation", "show"], ["params", "show"],
+                ["token", "add", "a", "b"]):
+        r = certmon(*cmd, "stray")
+        assert r.rc == 2 and "unexpected argument" in r.err, (cmd, r)
 
 
 def test_bad_fingerprints(certmon, bad_files):
