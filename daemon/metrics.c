@@ -260,11 +260,11 @@ metrics_handle(struct request *r)
 	    "daemon started.\n# TYPE certmon_expiry_runs_total counter\n"
 	    "certmon_expiry_runs_total %" PRIu64 "\n",
 	    d->count.mail_sent, d->count.mail_failed, d->count.expiry_runs);
-	add(&b, "# HELP certmon_ocsp_requests_total OCSP requests since the "
-	    "daemon started, by responder and outcome (good, revoked, unknown, "
-	    "error).\n# TYPE certmon_ocsp_requests_total counter\n");
+	add(&b, "# HELP certmon_ocsp_checks_total Certificates checked by OCSP "
+	    "requests since the daemon started, by responder and outcome (good, "
+	    "revoked, unknown, error).\n# TYPE certmon_ocsp_checks_total counter\n");
 	for (size_t i = 0; i < d->count.n_ocsp; i++) {
-		add(&b, "certmon_ocsp_requests_total{responder=\"");
+		add(&b, "certmon_ocsp_checks_total{responder=\"");
 		add_label(&b, d->count.ocsp[i].responder);
 		add(&b, "\",outcome=\"%s\"} %" PRIu64 "\n", d->count.ocsp[i].outcome,
 		    d->count.ocsp[i].count);

@@ -125,8 +125,8 @@ counters_add_ocsp(struct daemon_ctx *d, const struct cm_revocation_report *rep)
 {
 	struct ocsp_count *nv;
 
-	for (size_t k = 0; k < rep->n_requests_by; k++) {
-		const struct cm_rev_request_count *rc = &rep->requests_by[k];
+	for (size_t k = 0; k < rep->n_checks_by; k++) {
+		const struct cm_rev_check_count *rc = &rep->checks_by[k];
 		size_t i;
 
 		for (i = 0; i < d->count.n_ocsp; i++)

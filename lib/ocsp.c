@@ -425,24 +425,35 @@ issuer_ok(struct cm_ocsp_ctx *ctx, const struct subject *cx, X509 *ix,
 	return 0;
 }
 
-/* Step 0 for the certificate der[0..len) (SHA-256 fp) and issuer: decodes
- * both into *cx and *ix (the caller frees them, also on failure) and
- * checks them. CM_OK, or CM_ERR_INVALID with "step 0 issuer: ...". */
+/* The issuer, decoded, into *ix (the caller frees it). CM_OK, or
+ * CM_ERR_INVALID with "step 0 issuer: ...". */
 static enum cm_status
-step0(struct cm_ocsp_ctx *ctx, const unsigned char *der, size_t len,
-    const unsigned char fp[CM_FP_LEN], const struct cm_cert *issuer,
-    CM_X509_SIG **cx, X509 **ix, struct cm_err *err)
+issuer_x509(struct cm_ocsp_ctx *ctx, const struct cm_cert *issuer, X509 **ix,
+    struct cm_err *err)
 {
-	char why[CM_ERR_MSG_MAX];
-
-	*ix = NULL;
-	if ((*cx = cm_x509_sig_d2i(der, len)) == NULL ||
-	    (*ix = x509_of(ctx, issuer)) == NULL)
+	if ((*ix = issuer != NULL ? x509_of(ctx, issuer) : NULL) == NULL)
 		return cm_err_set(err, CM_ERR_INVALID, "step 0 issuer: %s",
 		    issuer == NULL ? "no issuer certificate" :
 		    "a certificate does not decode");
-	if (issuer_ok(ctx, &(struct subject){NULL, *cx, fp}, *ix, issuer->fp,
-	    why, sizeof(why)) != 0)
+	return CM_OK;
+}
+
+/* Step 0 for the certificate der[0..len) (SHA-256 fp) and ix, the issuer
+ * certificate (SHA-256 ifp): decodes the certificate into *cx (the caller
+ * frees it, also on failure) and checks that ix issued it. CM_OK, or
+ * CM_ERR_INVALID with "step 0 issuer: ...". */
+static enum cm_status
+step0(struct cm_ocsp_ctx *ctx, const unsigned char *der, size_t len,
+    const unsigned char fp[CM_FP_LEN], X509 *ix, const unsigned char *ifp,
+    CM_X509_SIG **cx, struct cm_err *err)
+{
+	char why[CM_ERR_MSG_MAX];
+
+	if ((*cx = cm_x509_sig_d2i(der, len)) == NULL)
+		return cm_err_set(err, CM_ERR_INVALID, "step 0 issuer: a "
+		    "certificate does not decode");
+	if (issuer_ok(ctx, &(struct subject){NULL, *cx, fp}, ix, ifp, why,
+	    sizeof(why)) != 0)
 		return cm_err_set(err, CM_ERR_INVALID, "%s", why);
 	return CM_OK;
 }
@@ -459,7 +470,9 @@ cm_ocsp_check_issuer(struct cm_ocsp_ctx *ctx, const struct cm_cert *cert,
 		return cm_err_set(err, CM_ERR_INVALID, "step 0 issuer: no "
 		    "certificate");
 	ERR_set_mark();
-	st = step0(ctx, cert->der, cert->der_len, cert->fp, issuer, &cx, &ix, err);
+	if ((st = issuer_x509(ctx, issuer, &ix, err)) == CM_OK)
+		st = step0(ctx, cert->der, cert->der_len, cert->fp, ix,
+		    issuer->fp, &cx, err);
 	cm_x509_sig_free(cx);
 	X509_free(ix);
 	ERR_pop_to_mark();
@@ -488,45 +501,116 @@ cm_ocsp_request_build_der(struct cm_ocsp_ctx *ctx, const unsigned char *der,
     const struct cm_cert *issuer, const struct cm_ocsp_opts *opts,
     struct cm_ocsp_request *out, struct cm_err *err)
 {
+	struct cm_ocsp_member m = {der, der_len, fp, CM_OK, 0, {0}};
+
+	return cm_ocsp_request_build_many(ctx, &m, 1, issuer, opts, out, err);
+}
+
+/* What a request about the members m[0..n) built for (`built` CM_OK)
+ * records as its cert_fp: the one's fingerprint, or the SHA-256 of all of
+ * theirs in order. Returns how many there are. */
+static size_t
+members_fp(const struct cm_ocsp_member *m, size_t n,
+    unsigned char out[CM_FP_LEN])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	size_t k = 0, i;
+	int ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+
+	for (i = 0; i < n; i++) {
+		if (m[i].built != CM_OK)
+			continue;
+		if (k++ == 0)
+			memcpy(out, m[i].fp, CM_FP_LEN);
+		ok = ok && EVP_DigestUpdate(md, m[i].fp, CM_FP_LEN);
+	}
+	if (k > 1 && !(ok && EVP_DigestFinal_ex(md, out, NULL)))
+		memset(out, 0, CM_FP_LEN);      /* matches no request */
+	EVP_MD_CTX_free(md);
+	return k;
+}
+
+/* Adds to req the CertID (OCSP_cert_to_id's) of cx issued by ix. */
+static int
+add_cert_id(OCSP_REQUEST *req, CM_X509_SIG *cx, X509 *ix,
+    enum cm_ocsp_hash hash)
+{
+	struct subject sub = {NULL, cx, NULL};
+	X509_NAME *tmp = NULL;
+	const X509_NAME *name = subject_issuer(&sub, ix, &tmp);
+	OCSP_CERTID *id = name == NULL ? NULL : OCSP_cert_id_new(hash_md(hash),
+	    name, X509_get0_pubkey_bitstr(ix), subject_serial(&sub));
+	int ok = id != NULL && OCSP_request_add0_id(req, id) != NULL;
+
+	if (!ok)
+		OCSP_CERTID_free(id);
+	X509_NAME_free(tmp);
+	return ok;
+}
+
+enum cm_status
+cm_ocsp_request_build_many(struct cm_ocsp_ctx *ctx, struct cm_ocsp_member *m,
+    size_t n, const struct cm_cert *issuer, const struct cm_ocsp_opts *opts,
+    struct cm_ocsp_request *out, struct cm_err *err)
+{
 	static const struct cm_ocsp_opts defaults;
-	struct subject sub;
+	struct cm_err first = {CM_OK, ""}, lerr, whole = {CM_OK, ""};
 	CM_X509_SIG *cx = NULL;
 	X509 *ix = NULL;
-	X509_NAME *tmp = NULL;
-	const X509_NAME *name;
 	OCSP_REQUEST *req = NULL;
-	OCSP_CERTID *id = NULL;
 	unsigned char *enc = NULL;
 	enum cm_status st = CM_OK;
+	size_t asked = 0, i;
 	int len;
 
 	if (opts == NULL)
 		opts = &defaults;
 	memset(out, 0, sizeof(*out));
 	ERR_set_mark();
-	if ((st = step0(ctx, der, der_len, fp, issuer, &cx, &ix, err)) != CM_OK)
-		goto out;
-	sub = (struct subject){NULL, cx, fp};
-	memcpy(out->cert_fp, fp, CM_FP_LEN);
-	memcpy(out->issuer_fp, issuer->fp, CM_FP_LEN);
-	out->hash = opts->hash;
-	/* the CertID of OCSP_cert_to_id */
-	if ((req = OCSP_REQUEST_new()) == NULL ||
-	    (name = subject_issuer(&sub, ix, &tmp)) == NULL ||
-	    (id = OCSP_cert_id_new(hash_md(opts->hash), name,
-	    X509_get0_pubkey_bitstr(ix), subject_serial(&sub))) == NULL ||
-	    OCSP_request_add0_id(req, id) == NULL) {
-		st = cm_err_set(err, CM_ERR_INTERNAL, "ocsp request: cannot "
-		    "build the CertID (%s)", ossl_reason());
+	for (i = 0; i < n; i++) {
+		m[i].built = CM_ERR_INTERNAL;   /* not yet */
+		m[i].ask_alone = 0;
+		result_reset(&m[i].res);
+	}
+	if ((req = OCSP_REQUEST_new()) == NULL) {
+		st = cm_err_set(&whole, CM_ERR_NOMEM, "ocsp request: out of memory");
 		goto out;
 	}
-	id = NULL;      /* owned by req */
+	(void)issuer_x509(ctx, issuer, &ix, &first);
+	for (i = 0; i < n; i++) {
+		/* step 0 first: no request asks about a pair that fails it */
+		m[i].built = ix == NULL ? first.code : step0(ctx, m[i].der,
+		    m[i].der_len, m[i].fp, ix, issuer->fp, &cx, &lerr);
+		if (m[i].built == CM_OK && !add_cert_id(req, cx, ix, opts->hash)) {
+			st = cm_err_set(&whole, CM_ERR_INTERNAL, "ocsp request: cannot "
+			    "build the CertID (%s)", ossl_reason());
+			goto out;
+		}
+		cm_x509_sig_free(cx);
+		cx = NULL;
+		if (m[i].built == CM_OK) {
+			asked++;
+			continue;
+		}
+		if (ix != NULL && first.code == CM_OK)
+			first = lerr;
+		cm_ocsp_result_error(&m[i].res, "%s", ix != NULL ? lerr.msg :
+		    first.msg);
+	}
+	if (asked == 0) {
+		st = cm_err_set(&whole, CM_ERR_INVALID, "%s", n > 0 ? first.msg :
+		    "ocsp request: no certificate");
+		goto out;
+	}
+	members_fp(m, n, out->cert_fp);
+	memcpy(out->issuer_fp, issuer->fp, CM_FP_LEN);
+	out->hash = opts->hash;
 	if (!opts->no_nonce) {
 		out->nonce_len = opts->nonce_len == 0 ? CM_OCSP_NONCE_DEFAULT :
 		    opts->nonce_len;
 		if (out->nonce_len < CM_OCSP_NONCE_MIN ||
 		    out->nonce_len > CM_OCSP_NONCE_MAX) {
-			st = cm_err_set(err, CM_ERR_INVALID, "ocsp request: a nonce "
+			st = cm_err_set(&whole, CM_ERR_INVALID, "ocsp request: a nonce "
 			    "of %zu octets is outside %d..%d", out->nonce_len,
 			    CM_OCSP_NONCE_MIN, CM_OCSP_NONCE_MAX);
 			goto out;
@@ -534,29 +618,37 @@ cm_ocsp_request_build_der(struct cm_ocsp_ctx *ctx, const unsigned char *der,
 		if (RAND_bytes(out->nonce, (int)out->nonce_len) != 1 ||
 		    !OCSP_request_add1_nonce(req, out->nonce,
 		    (int)out->nonce_len)) {
-			st = cm_err_set(err, CM_ERR_INTERNAL, "ocsp request: cannot "
+			st = cm_err_set(&whole, CM_ERR_INTERNAL, "ocsp request: cannot "
 			    "add a nonce (%s)", ossl_reason());
 			goto out;
 		}
 	}
 	if ((len = i2d_OCSP_REQUEST(req, &enc)) <= 0) {
-		st = cm_err_set(err, CM_ERR_INTERNAL, "ocsp request: cannot "
+		st = cm_err_set(&whole, CM_ERR_INTERNAL, "ocsp request: cannot "
 		    "encode it (%s)", ossl_reason());
 		goto out;
 	}
 	if ((out->der = malloc((size_t)len)) == NULL) {
-		st = cm_err_set(err, CM_ERR_NOMEM, "ocsp request: out of memory");
+		st = cm_err_set(&whole, CM_ERR_NOMEM, "ocsp request: out of memory");
 		goto out;
 	}
 	memcpy(out->der, enc, (size_t)len);
 	out->der_len = (size_t)len;
 out:
-	if (st != CM_OK)
+	if (st != CM_OK) {
 		cm_ocsp_request_clear(out);
+		/* the members that passed step 0 share the request's fate */
+		for (i = 0; i < n; i++)
+			if (m[i].built != CM_ERR_INVALID) {
+				m[i].built = st == CM_ERR_INVALID ? CM_ERR_INTERNAL :
+				    st;
+				cm_ocsp_result_error(&m[i].res, "%s", whole.msg);
+			}
+		if (err != NULL)
+			*err = whole;
+	}
 	OPENSSL_free(enc);
-	OCSP_CERTID_free(id);
 	OCSP_REQUEST_free(req);
-	X509_NAME_free(tmp);
 	cm_x509_sig_free(cx);
 	X509_free(ix);
 	ERR_pop_to_mark();
@@ -625,6 +717,11 @@ struct check {
 	int cert_status;                        /* V_OCSP_CERTSTATUS_* */
 	int signer_is_ca;
 	char who[NAME_MAX_TEXT];                /* the signer, for reasons */
+	int refused;                            /* step 1: the responder said
+						 * malformedRequest or
+						 * unauthorized */
+	int unmatched;                          /* step 1: no SingleResponse
+						 * for our CertID */
 	struct cm_ocsp_result *out;
 };
 
@@ -807,6 +904,7 @@ find_single(struct check *c)
 			    "SingleResponses for our certificate");
 	}
 	if (c->single == NULL) {
+		c->unmatched = 1;
 		int_hex(serial, want_hex, sizeof(want_hex));
 		if (n == 0)
 			return fail(c->out, "step 1 response: no SingleResponse "
@@ -939,6 +1037,8 @@ step1_decode(struct check *c, const unsigned char *buf, size_t len)
 		goto out;
 	}
 	st = ASN1_ENUMERATED_get(r->status);
+	c->refused = st == OCSP_RESPONSE_STATUS_MALFORMEDREQUEST ||
+	    st == OCSP_RESPONSE_STATUS_UNAUTHORIZED;
 	if (st != OCSP_RESPONSE_STATUS_SUCCESSFUL)
 		fail(c->out, "step 1 response: the responder answered %s (%ld), "
 		    "not successful", response_status_name((int)st), st);
@@ -956,18 +1056,31 @@ out:
 	return rc;
 }
 
-/* Step 1: the response answers the request. */
+/* Step 1, the response as a whole: decodes, successful, basic, no unknown
+ * critical extension. */
 static int
 step1_response(struct check *c, const unsigned char *buf, size_t len)
 {
-	ASN1_GENERALIZEDTIME *rev = NULL, *thisu = NULL, *nextu = NULL;
-	int i, reason = -1;
+	int i;
 
 	if (step1_decode(c, buf, len) != 0)
 		return -1;
 	for (i = 0; i < OCSP_BASICRESP_get_ext_count(c->bs); i++)
 		if (crit_ext_check(c, OCSP_BASICRESP_get_ext(c->bs, i), 0) != 0)
 			return -1;
+	return 0;
+}
+
+/* Step 1 for one certificate (c->serial, c->req_id): the response has one
+ * answer about it, read into c->cert_status and c->out. */
+static int
+step1_single(struct check *c)
+{
+	ASN1_GENERALIZEDTIME *rev = NULL, *thisu = NULL, *nextu = NULL;
+	int i, reason = -1;
+
+	c->single = NULL;
+	c->unmatched = 0;
 	if (find_single(c) != 0)
 		return -1;
 	for (i = 0; i < OCSP_SINGLERESP_get_ext_count(c->single); i++)
@@ -1430,6 +1543,82 @@ request_id(const struct cm_ocsp_request *req, OCSP_REQUEST **owner)
 	return OCSP_onereq_get0_id(OCSP_request_onereq_get0(*owner, 0));
 }
 
+/* One certificate a response should answer. */
+struct asked {
+	OCSP_CERTID *id;                /* our request's CertID for it, or
+					 * NULL: c->cert's under c->ix */
+	const ASN1_INTEGER *serial;
+	struct cm_ocsp_result *out;     /* its outcome */
+	int *ask_alone;                 /* a request about several only */
+};
+
+/* Steps 1 to 5 for a[0..n), answered by the response resp[0..len). What
+ * concerns the response as a whole (decoding, the signer) is done once;
+ * each certificate gets what validating it alone would say. */
+static void
+steps1to5(struct check *c, const unsigned char *resp, size_t len,
+    struct asked *a, size_t n)
+{
+	struct cm_ocsp_result signer;
+	int signer_rc = 1;              /* 1: not tried yet */
+	size_t i;
+
+	c->out = a[0].out;
+	if (step1_response(c, resp, len) != 0) {
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				*a[i].out = *a[0].out;
+			if (n > 1 && c->refused)
+				*a[i].ask_alone = 1;
+		}
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		c->out = a[i].out;
+		c->req_id = a[i].id;
+		c->serial = a[i].serial;
+		if (step1_single(c) != 0) {
+			if (n > 1 && c->unmatched)
+				*a[i].ask_alone = 1;
+			continue;
+		}
+		if (signer_rc == 1) {
+			result_reset(&signer);
+			c->out = &signer;
+			signer_rc = step23_signer(c);
+			c->out = a[i].out;
+		}
+		if (signer_rc != 0) {
+			/* Nothing of an unauthenticated response is kept. */
+			c->out->this_update = c->out->next_update = 0;
+			c->out->produced_at = 0;
+			fail(c->out, "%s", signer.reason);
+			continue;
+		}
+		c->out->trust_model = signer.trust_model;
+		textf(c->out->responder, sizeof(c->out->responder), "%s",
+		    signer.responder);
+		if (step4_freshness(c) == 0 && step5_nonce(c) == 0)
+			success_reason(c);
+	}
+}
+
+/* Sets up c for a validation at now by ctx with opts, of what ix (whose
+ * SHA-256 is ifp) issued. */
+static void
+check_init(struct check *c, struct cm_ocsp_ctx *ctx,
+    const struct cm_ocsp_request *req, X509 *ix, const unsigned char *ifp,
+    const struct cm_ocsp_opts *opts, cm_time now)
+{
+	memset(c, 0, sizeof(*c));
+	c->ctx = ctx;
+	c->req = req;
+	c->now = now;
+	c->ix = ix;
+	c->ifp = ifp;
+	resolve_opts(opts, &c->o);
+}
+
 /* The validation of a response about cert (issued by ix, whose SHA-256
  * is ifp): fills *out, returns out->status. cert may be a fingerprint
  * alone when req was built for the pair. */
@@ -1440,30 +1629,24 @@ validate(struct cm_ocsp_ctx *ctx, const struct cm_ocsp_request *req,
     cm_time now, struct cm_ocsp_result *out)
 {
 	struct check c;
+	struct asked one = {NULL, NULL, out, NULL};
 	OCSP_REQUEST *ours = NULL;
 	ASN1_INTEGER *serial = NULL;
 	char why[CM_ERR_MSG_MAX];
 
 	result_reset(out);
-	memset(&c, 0, sizeof(c));
-	c.ctx = ctx;
-	c.req = req;
-	c.now = now;
+	check_init(&c, ctx, req, ix, ifp, opts, now);
 	c.cert = *cert;
-	c.ix = ix;
-	c.ifp = ifp;
-	c.out = out;
-	resolve_opts(opts, &c.o);
 	/* Step 0, unless our request was built for this very pair
 	 * (cm_ocsp_request_build passed step 0 before building it): then
 	 * the answer must name the request's CertID. */
 	if (built_for(req, cert->fp, ifp)) {
-		if ((c.req_id = request_id(req, &ours)) == NULL ||
-		    !OCSP_id_get0_info(NULL, NULL, NULL, &serial, c.req_id)) {
+		if ((one.id = request_id(req, &ours)) == NULL ||
+		    !OCSP_id_get0_info(NULL, NULL, NULL, &serial, one.id)) {
 			fail(out, "internal error: our request does not decode");
 			goto out;
 		}
-		c.serial = serial;
+		one.serial = serial;
 	} else if (cert->x == NULL && cert->sig == NULL) {
 		fail(out, "step 0 issuer: the certificate does not decode");
 		goto out;
@@ -1471,26 +1654,78 @@ validate(struct cm_ocsp_ctx *ctx, const struct cm_ocsp_request *req,
 		fail(out, "%s", why);
 		goto out;
 	} else {
-		c.serial = subject_serial(cert);
+		one.serial = subject_serial(cert);
 	}
-	if (resp == NULL)
-		len = 0;
-	if (step1_response(&c, resp, len) != 0)
-		goto out;
-	if (step23_signer(&c) != 0) {
-		/* Nothing of an unauthenticated response is kept. */
-		out->this_update = out->next_update = out->produced_at = 0;
-		goto out;
-	}
-	if (step4_freshness(&c) != 0 || step5_nonce(&c) != 0)
-		goto out;
-	success_reason(&c);
+	steps1to5(&c, resp, resp != NULL ? len : 0, &one, 1);
 out:
 	if (out->status == CM_REV_ERROR && out->reason[0] == '\0')
 		fail(out, "internal error: rejected without a reason");
 	OCSP_BASICRESP_free(c.bs);
 	OCSP_REQUEST_free(ours);
 	return out->status;
+}
+
+void
+cm_ocsp_validate_many(struct cm_ocsp_ctx *ctx,
+    const struct cm_ocsp_request *req, const unsigned char *resp, size_t len,
+    struct cm_ocsp_member *m, size_t n, const struct cm_cert *issuer,
+    const struct cm_ocsp_opts *opts, cm_time now)
+{
+	struct check c;
+	struct asked *a = NULL;
+	OCSP_REQUEST *ours = NULL;
+	ASN1_INTEGER *serial;
+	unsigned char fp[CM_FP_LEN];
+	const unsigned char *p;
+	X509 *ix = NULL;
+	size_t k, i, j;
+	int ok;
+
+	ERR_set_mark();
+	check_init(&c, ctx, req, NULL, NULL, opts, now);
+	for (i = 0; i < n; i++)
+		if (m[i].built == CM_OK) {
+			result_reset(&m[i].res);
+			m[i].ask_alone = 0;
+		}
+	if ((k = members_fp(m, n, fp)) == 0)
+		goto out;
+	/* req must have been built for these members: step 0 passed */
+	p = req != NULL ? req->der : NULL;
+	ok = p != NULL && issuer != NULL && req->der_len <= LONG_MAX &&
+	    memcmp(req->cert_fp, fp, CM_FP_LEN) == 0 &&
+	    memcmp(req->issuer_fp, issuer->fp, CM_FP_LEN) == 0 &&
+	    (ours = d2i_OCSP_REQUEST(NULL, &p, (long)req->der_len)) != NULL &&
+	    OCSP_request_onereq_count(ours) == (int)k &&
+	    (ix = x509_of(ctx, issuer)) != NULL &&
+	    (a = calloc(k, sizeof(*a))) != NULL;
+	for (i = 0, j = 0; ok && i < n; i++) {
+		if (m[i].built != CM_OK)
+			continue;
+		a[j].id = OCSP_onereq_get0_id(OCSP_request_onereq_get0(ours,
+		    (int)j));
+		ok = OCSP_id_get0_info(NULL, NULL, NULL, &serial, a[j].id);
+		a[j].serial = serial;
+		a[j].out = &m[i].res;
+		a[j++].ask_alone = &m[i].ask_alone;
+	}
+	if (ok) {
+		c.ix = ix;
+		c.ifp = issuer->fp;
+		steps1to5(&c, resp, resp != NULL ? len : 0, a, k);
+	}
+	for (i = 0; i < n; i++)
+		if (m[i].built == CM_OK && m[i].res.status == CM_REV_ERROR &&
+		    m[i].res.reason[0] == '\0')
+			fail(&m[i].res, "internal error: %s", ok ? "rejected "
+			    "without a reason" : "the request was not built for "
+			    "these certificates");
+out:
+	free(a);
+	OCSP_BASICRESP_free(c.bs);
+	OCSP_REQUEST_free(ours);
+	X509_free(ix);
+	ERR_pop_to_mark();
 }
 
 enum cm_rev_status

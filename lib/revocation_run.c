@@ -28,6 +28,7 @@
 #include "ocsp_int.h"
 
 #define PER_RESPONDER 4         /* concurrent requests per responder */
+#define ASK_MAX 16              /* certificates one OCSP request asks about */
 #define RUN_BATCH 1024          /* certificates checked, then recorded, at
 				 * once by a run (bounds its memory) */
 
@@ -69,10 +70,10 @@ struct job {
 	int answered;                   /* rec holds a valid answer */
 	int settled;                    /* rec is final: no CRL fallback */
 	int ocsp_tried;
-	int not_sent;                   /* its responder was found down */
+	int ask_alone;                  /* a request about several certificates
+					 * got no answer for it */
 	char why[CM_ERR_MSG_MAX];       /* why OCSP gave no valid answer */
 	char url[CM_REV_URI_MAX];
-	struct cm_ocsp_request req;
 };
 
 struct engine {
@@ -87,14 +88,18 @@ struct engine {
 	struct cm_cert_list designated;
 	struct cm_strlist allow, crl_urls;
 	size_t ocsp_requests;
-	struct cm_rev_request_count *by;   /* requests by responder/outcome */
+	struct cm_rev_check_count *by;     /* checks by responder/outcome */
 	size_t n_by, cap_by;
-	struct down {                   /* responders found down */
+	struct responder {              /* what the run learnt of a URL */
 		char url[CM_REV_URI_MAX];
-		char why[CM_ERR_MSG_MAX];
+		int down;               /* none of the first `seen` requests
+					 * got an answer, the last for why */
 		size_t seen;
-	} *down;
-	size_t n_down, cap_down;
+		char why[CM_ERR_MSG_MAX];
+		int alone;              /* it refuses requests about several
+					 * certificates: ask about one */
+	} *resp;
+	size_t n_resp, cap_resp;
 };
 
 static int
@@ -118,7 +123,7 @@ engine_free(struct engine *e)
 	cm_setting_lines_free(&e->allow);
 	cm_setting_lines_free(&e->crl_urls);
 	free(e->by);
-	free(e->down);
+	free(e->resp);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -251,7 +256,6 @@ job_cert(struct job *j)
 static void
 job_clear(struct job *j)
 {
-	cm_ocsp_request_clear(&j->req);
 	cm_cert_free(j->parsed);
 	j->parsed = NULL;
 	j->cert = NULL;
@@ -305,34 +309,45 @@ same_url(const struct cm_fetch_job *a, const struct cm_fetch_job *b)
 	return strcmp(a->url, b->url) == 0;
 }
 
-/* The responder at url was found down in this run: none of the first
- * `seen` requests to it got an answer, the last for `why`. */
-static int
-down_add(struct engine *e, const char *url, size_t seen, const char *why)
+/* What the run knows of the responder at url, or NULL. */
+static struct responder *
+responder_find(const struct engine *e, const char *url)
 {
-	struct down *nv;
-
-	if (e->n_down == e->cap_down) {
-		size_t ncap = e->cap_down ? e->cap_down * 2 : 4;
-
-		if ((nv = realloc(e->down, ncap * sizeof(*nv))) == NULL)
-			return -1;
-		e->down = nv;
-		e->cap_down = ncap;
-	}
-	textf(e->down[e->n_down].url, sizeof(e->down[0].url), "%s", url);
-	textf(e->down[e->n_down].why, sizeof(e->down[0].why), "%s", why);
-	e->down[e->n_down++].seen = seen;
-	return 0;
+	for (size_t i = 0; i < e->n_resp; i++)
+		if (strcmp(e->resp[i].url, url) == 0)
+			return &e->resp[i];
+	return NULL;
 }
 
-static const struct down *
-down_find(const struct engine *e, const char *url)
+/* What the run knows of the responder at url, added when new; NULL when
+ * out of memory. */
+static struct responder *
+responder_get(struct engine *e, const char *url)
 {
-	for (size_t i = 0; i < e->n_down; i++)
-		if (strcmp(e->down[i].url, url) == 0)
-			return &e->down[i];
-	return NULL;
+	struct responder *r = responder_find(e, url), *nv;
+
+	if (r != NULL)
+		return r;
+	if (e->n_resp == e->cap_resp) {
+		size_t ncap = e->cap_resp ? e->cap_resp * 2 : 4;
+
+		if ((nv = realloc(e->resp, ncap * sizeof(*nv))) == NULL)
+			return NULL;
+		e->resp = nv;
+		e->cap_resp = ncap;
+	}
+	r = &e->resp[e->n_resp++];
+	memset(r, 0, sizeof(*r));
+	textf(r->url, sizeof(r->url), "%s", url);
+	return r;
+}
+
+static const struct responder *
+responder_down(const struct engine *e, const char *url)
+{
+	const struct responder *r = responder_find(e, url);
+
+	return r != NULL && r->down ? r : NULL;
 }
 
 /* Moves fj[i] to the front part fj[0..*front) (swapping). */
@@ -346,25 +361,36 @@ to_front(struct cm_fetch_job *fj, size_t i, size_t *front)
 	(*front)++;
 }
 
-/* Runs the OCSP requests fj[0..n) (reordered). A responder that does not
- * answer would cost a timeout per PER_RESPONDER certificates and hold a
- * run for as long, so a first wave sends at most PER_RESPONDER requests to
- * each URL; a URL none of whose first requests got an answer (network
- * errors, timeouts, HTTP errors) is down for the rest of the run (later
- * batches too): its other requests are not sent and fail with that
- * reason; the rest go in a second wave. */
+/* One OCSP request: about up to ASK_MAX certificates of one issuer, to
+ * one URL. */
+struct ask {
+	struct job **jobs;              /* jobs[0..n) */
+	struct cm_ocsp_member *m;       /* m[0..n), the same certificates */
+	size_t n;
+	struct cm_ocsp_request req;
+	int not_sent;                   /* its responder was found down */
+};
+
+/* Runs the OCSP requests fj[0..n) (reordered; each user an ask). A
+ * responder that does not answer would cost a timeout per PER_RESPONDER
+ * requests and hold a run for as long, so a first wave sends at most
+ * PER_RESPONDER requests to each URL; a URL none of whose first requests
+ * got an answer (network errors, timeouts, HTTP errors) is down for the
+ * rest of the run (later batches too): its other requests are not sent
+ * and fail with that reason; the rest go in a second wave. */
 static enum cm_status
 fetch_all(struct engine *e, struct cm_fetch_job *fj, size_t n,
     const struct cm_fetch_many_opts *mo, struct cm_err *err)
 {
-	const struct down *d;
+	const struct responder *d;
+	struct responder *r;
 	size_t first = 0, live, i, k, seen, answered;
 	enum cm_status rc;
 
 	/* partition: the first PER_RESPONDER jobs of each URL not known to
 	 * be down to the front */
 	for (i = 0; i < n; i++) {
-		if (down_find(e, fj[i].url) != NULL)
+		if (responder_down(e, fj[i].url) != NULL)
 			continue;
 		for (seen = 0, k = 0; k < first; k++)
 			seen += same_url(&fj[k], &fj[i]);
@@ -378,7 +404,7 @@ fetch_all(struct engine *e, struct cm_fetch_job *fj, size_t n,
 	for (i = 0; i < first; i++) {
 		const struct cm_fetch_job *last = NULL;
 
-		if (down_find(e, fj[i].url) != NULL)
+		if (responder_down(e, fj[i].url) != NULL)
 			continue;
 		for (seen = 0, answered = 0, k = 0; k < first; k++)
 			if (same_url(&fj[k], &fj[i])) {
@@ -387,15 +413,19 @@ fetch_all(struct engine *e, struct cm_fetch_job *fj, size_t n,
 				    fj[k].status == CM_ERR_TOOBIG;
 				last = &fj[k];
 			}
-		if (answered == 0 && last->status == CM_ERR_IO &&
-		    down_add(e, fj[i].url, seen, last->err.msg) != 0)
+		if (answered > 0 || last->status != CM_ERR_IO)
+			continue;
+		if ((r = responder_get(e, fj[i].url)) == NULL)
 			return cm_err_set(err, CM_ERR_NOMEM, "out of memory");
+		r->down = 1;
+		r->seen = seen;
+		textf(r->why, sizeof(r->why), "%s", last->err.msg);
 	}
 	/* the rest: to live responders, in a second wave */
 	live = first;
 	for (i = first; i < n; i++) {
-		if ((d = down_find(e, fj[i].url)) != NULL) {
-			((struct job *)fj[i].user)->not_sent = 1;
+		if ((d = responder_down(e, fj[i].url)) != NULL) {
+			((struct ask *)fj[i].user)->not_sent = 1;
 			fj[i].status = CM_ERR_IO;
 			cm_err_set(&fj[i].err, CM_ERR_IO, "not sent: the responder "
 			    "answered none of the first %zu request(s) of this run "
@@ -408,12 +438,13 @@ fetch_all(struct engine *e, struct cm_fetch_job *fj, size_t n,
 	    CM_OK;
 }
 
-/* Counts one OCSP request to url that ended in status; 0 or -1 (memory). */
+/* Counts one certificate asked about at url whose answer ended in status;
+ * 0 or -1 (memory). */
 static int
-count_request(struct engine *e, const char *url, enum cm_rev_status status)
+count_check(struct engine *e, const char *url, enum cm_rev_status status)
 {
 	const char *outcome = cm_revocation_status_name(status);
-	struct cm_rev_request_count *nv;
+	struct cm_rev_check_count *nv;
 
 	for (size_t i = 0; i < e->n_by; i++)
 		if (strcmp(e->by[i].responder, url) == 0 &&
@@ -436,24 +467,167 @@ count_request(struct engine *e, const char *url, enum cm_rev_status status)
 	return 0;
 }
 
+/* The order that groups what one OCSP request asks about: by URL, then
+ * by issuer. */
+static int
+cmp_ask(const void *a, const void *b)
+{
+	const struct job *x = *(struct job *const *)a;
+	const struct job *y = *(struct job *const *)b;
+	uintptr_t ix = (uintptr_t)x->issuer, iy = (uintptr_t)y->issuer;
+	int c = strcmp(x->url, y->url);
+
+	return c != 0 ? c : (ix > iy) - (ix < iy);
+}
+
+/* Takes in what OCSP said of j. */
+static void
+job_ocsp(const struct engine *e, struct job *j,
+    const struct cm_ocsp_result *res)
+{
+	rec_from_ocsp(e, &j->rec, res);
+	if (res->status != CM_REV_ERROR)
+		j->answered = 1;
+	else
+		textf(j->why, sizeof(j->why), "%s", res->reason);
+}
+
+/* Asks OCSP about todo[0..n) (reordered): with `several`, one request
+ * about up to ASK_MAX certificates of one issuer at one URL (RFC 6960
+ * 4.1.1), unless that URL refused such a request in this run; else one
+ * request each. Fills each job's rec, or sets its ask_alone when a
+ * request about several got no answer for it. CM_OK unless the requests
+ * could not run or a stop was requested. */
+static enum cm_status
+ocsp_round(struct engine *e, struct job **todo, size_t n, int several,
+    struct cm_err *err)
+{
+	struct cm_fetch_many_opts mo;
+	struct cm_ocsp_member *m = NULL;
+	struct ask *asks = NULL;
+	struct cm_fetch_job *fj = NULL;
+	struct cm_err lerr;
+	struct responder *r;
+	enum cm_status rc = CM_OK;
+	size_t na = 0, i, k, lim;
+
+	if (n == 0)
+		goto out;
+	if ((m = calloc(n, sizeof(*m))) == NULL ||
+	    (asks = calloc(n, sizeof(*asks))) == NULL ||
+	    (fj = calloc(n, sizeof(*fj))) == NULL) {
+		rc = cm_err_set(err, CM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (several)
+		qsort(todo, n, sizeof(*todo), cmp_ask);
+	for (i = 0; i < n;) {
+		struct ask *a = &asks[na];
+
+		r = responder_find(e, todo[i]->url);
+		lim = several && (r == NULL || !r->alone) ? ASK_MAX : 1;
+		a->jobs = &todo[i];
+		a->m = &m[i];
+		a->n = 0;
+		do {
+			m[i].der = todo[i]->der;
+			m[i].der_len = todo[i]->der_len;
+			m[i].fp = todo[i]->fp;
+			a->n++;
+			i++;
+		} while (i < n && a->n < lim && cmp_ask(&todo[i], a->jobs) == 0);
+		/* step 0 first: no request asks about a pair that fails it */
+		(void)cm_ocsp_request_build_many(e->octx, a->m, a->n,
+		    a->jobs[0]->issuer, &e->oo, &a->req, &lerr);
+		for (k = 0; k < a->n; k++) {
+			struct job *j = a->jobs[k];
+
+			if (a->m[k].built == CM_OK) {
+				j->issuer_checked = 1;
+				continue;
+			}
+			job_ocsp(e, j, &a->m[k].res);
+			j->settled = a->m[k].built == CM_ERR_INVALID;  /* step 0 */
+		}
+		if (a->req.der == NULL)
+			continue;
+		fj[na].url = a->jobs[0]->url;
+		fj[na].content_type = "application/ocsp-request";
+		fj[na].body = a->req.der;
+		fj[na].body_len = a->req.der_len;
+		fj[na++].user = a;
+	}
+	memset(&mo, 0, sizeof(mo));
+	mo.fetch = e->fo;
+	mo.fetch.max_bytes = CM_FETCH_OCSP_MAX_BYTES;
+	mo.max_per_host = PER_RESPONDER;
+	if ((rc = fetch_all(e, fj, na, &mo, err)) != CM_OK)
+		goto out;
+	if (cm_cancel_requested()) {
+		rc = cancelled(err);
+		goto out;
+	}
+	for (i = 0; i < na; i++) {
+		struct ask *a = fj[i].user;
+		/* a refused URL (scheme, allow-list) or a responder found
+		 * down sent nothing */
+		int sent = fj[i].status != CM_ERR_INVALID &&
+		    fj[i].status != CM_ERR_CONFLICT && !a->not_sent;
+
+		e->ocsp_requests += sent;
+		if (fj[i].status == CM_OK)
+			cm_ocsp_validate_many(e->octx, &a->req, fj[i].resp.body,
+			    fj[i].resp.len, a->m, a->n, a->jobs[0]->issuer,
+			    &e->oo, e->now);
+		for (k = 0; k < a->n; k++) {
+			struct job *j = a->jobs[k];
+
+			if (a->m[k].built != CM_OK)
+				continue;
+			if (fj[i].status != CM_OK)
+				cm_ocsp_result_error(&a->m[k].res, "fetch: %s",
+				    fj[i].err.msg);
+			if (a->m[k].ask_alone) {
+				j->ask_alone = 1;
+				if ((r = responder_get(e, j->url)) == NULL)
+					goto nomem;
+				r->alone = 1;
+				continue;
+			}
+			if (sent && count_check(e, j->url, a->m[k].res.status) != 0)
+				goto nomem;
+			job_ocsp(e, j, &a->m[k].res);
+		}
+	}
+	goto out;
+nomem:
+	rc = cm_err_set(err, CM_ERR_NOMEM, "out of memory");
+out:
+	for (i = 0; asks != NULL && i < na; i++)
+		cm_ocsp_request_clear(&asks[i].req);
+	for (i = 0; fj != NULL && i < na; i++)
+		cm_fetch_resp_clear(&fj[i].resp);
+	free(fj);
+	free(asks);
+	free(m);
+	return rc;
+}
+
 /* Checks jobs[0..n): fills each job's rec (or reuse). CM_OK unless the
  * batch could not run or a stop was requested. */
 static enum cm_status
 engine_check(struct engine *e, struct job *jobs, size_t n, int periodic,
     struct cm_err *err)
 {
-	struct cm_fetch_many_opts mo;
-	struct cm_fetch_job *fj = NULL;
-	struct cm_ocsp_result ores;
+	struct job **todo = NULL;
 	struct cm_crl_result cres;
 	struct cm_err lerr = {CM_OK, ""};
-	enum cm_status rc = CM_OK, built;
-	size_t nf = 0;
-	int sent;
+	enum cm_status rc = CM_OK;
+	size_t nt = 0, na = 0;
 
 	if (n == 0)
 		goto out;
-	if ((fj = calloc(n, sizeof(*fj))) == NULL) {
+	if ((todo = calloc(n, sizeof(*todo))) == NULL) {
 		rc = cm_err_set(err, CM_ERR_NOMEM, "out of memory");
 		goto out;
 	}
@@ -474,59 +648,16 @@ engine_check(struct engine *e, struct job *jobs, size_t n, int periodic,
 			continue;
 		}
 		j->ocsp_tried = 1;
-		/* step 0 first: no request is built for a pair that fails */
-		if ((built = cm_ocsp_request_build_der(e->octx, j->der,
-		    j->der_len, j->fp, j->issuer, &e->oo, &j->req, &lerr)) !=
-		    CM_OK) {
-			cm_ocsp_result_error(&ores, "%s", lerr.msg);
-			rec_from_ocsp(e, &j->rec, &ores);
-			textf(j->why, sizeof(j->why), "%s", lerr.msg);
-			j->settled = built == CM_ERR_INVALID;   /* step 0 */
-			continue;
-		}
-		j->issuer_checked = 1;
-		fj[nf].url = j->url;
-		fj[nf].content_type = "application/ocsp-request";
-		fj[nf].body = j->req.der;
-		fj[nf].body_len = j->req.der_len;
-		fj[nf].user = j;
-		nf++;
+		todo[nt++] = j;
 	}
-	memset(&mo, 0, sizeof(mo));
-	mo.fetch = e->fo;
-	mo.fetch.max_bytes = CM_FETCH_OCSP_MAX_BYTES;
-	mo.max_per_host = PER_RESPONDER;
-	if ((rc = fetch_all(e, fj, nf, &mo, err)) != CM_OK)
+	if ((rc = ocsp_round(e, todo, nt, 1, err)) != CM_OK)
 		goto out;
-	if (cm_cancel_requested()) {
-		rc = cancelled(err);
+	/* those a request about several left unanswered: one by one */
+	for (size_t i = 0; i < nt; i++)
+		if (todo[i]->ask_alone)
+			todo[na++] = todo[i];
+	if ((rc = ocsp_round(e, todo, na, 0, err)) != CM_OK)
 		goto out;
-	}
-	for (size_t i = 0; i < nf; i++) {
-		struct job *j = fj[i].user;
-
-		/* a refused URL (scheme, allow-list) or a responder found down
-		 * sent nothing */
-		sent = fj[i].status != CM_ERR_INVALID && fj[i].status !=
-		    CM_ERR_CONFLICT && !j->not_sent;
-		if (sent)
-			e->ocsp_requests++;
-		if (fj[i].status != CM_OK)
-			cm_ocsp_result_error(&ores, "fetch: %s", fj[i].err.msg);
-		else
-			cm_ocsp_validate_der(e->octx, &j->req, fj[i].resp.body,
-			    fj[i].resp.len, j->der, j->der_len, j->fp, j->issuer,
-			    &e->oo, e->now, &ores);
-		if (sent && count_request(e, j->url, ores.status) != 0) {
-			rc = cm_err_set(err, CM_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		rec_from_ocsp(e, &j->rec, &ores);
-		if (ores.status != CM_REV_ERROR)
-			j->answered = 1;
-		else
-			textf(j->why, sizeof(j->why), "%s", ores.reason);
-	}
 	for (size_t i = 0; i < n; i++) {
 		struct job *j = &jobs[i];
 		char both[CM_ERR_MSG_MAX];
@@ -575,11 +706,7 @@ engine_check(struct engine *e, struct job *jobs, size_t n, int periodic,
 	if (cm_cancel_requested())
 		rc = cancelled(err);
 out:
-	for (size_t i = 0; i < n; i++)
-		cm_ocsp_request_clear(&jobs[i].req);    /* sent: not needed */
-	for (size_t i = 0; i < nf; i++)
-		cm_fetch_resp_clear(&fj[i].resp);
-	free(fj);
+	free(todo);
 	return rc;
 }
 
@@ -734,9 +861,9 @@ cm_revocation_report_free(struct cm_revocation_report *rep)
 	free(rep->v);
 	rep->v = NULL;
 	rep->n = 0;
-	free(rep->requests_by);
-	rep->requests_by = NULL;
-	rep->n_requests_by = 0;
+	free(rep->checks_by);
+	rep->checks_by = NULL;
+	rep->n_checks_by = 0;
 }
 
 /* Starts the result about the certificate fp_hex (CN cn, serial serial,
@@ -1209,8 +1336,8 @@ cm_revocation_run(struct cm_store *st, cm_time now, const char *actor,
 	if (rc != CM_OK)
 		goto out;
 	rep->requests = engine_requests(&e);
-	rep->requests_by = e.by;         /* the report owns them now */
-	rep->n_requests_by = e.n_by;
+	rep->checks_by = e.by;         /* the report owns them now */
+	rep->n_checks_by = e.n_by;
 	e.by = NULL;
 	e.n_by = e.cap_by = 0;
 	rep->alarms = (int)al.n;

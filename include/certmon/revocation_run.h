@@ -51,8 +51,9 @@ struct cm_rev_result {
 	enum cm_rev_keep kept;          /* what the store did with the answer */
 };
 
-/* OCSP requests of one run to one responder that ended one way. */
-struct cm_rev_request_count {
+/* Certificates of one run that OCSP requests to one responder asked
+ * about and that ended one way (a request can ask about several). */
+struct cm_rev_check_count {
 	char responder[CM_REV_URI_MAX]; /* the request URL */
 	char outcome[12];               /* good, revoked, unknown, error */
 	size_t count;
@@ -61,9 +62,9 @@ struct cm_rev_request_count {
 struct cm_revocation_report {
 	struct cm_rev_result *v;
 	size_t n;
-	struct cm_rev_request_count *requests_by;  /* OCSP requests sent, by
-						    * responder and outcome */
-	size_t n_requests_by;
+	struct cm_rev_check_count *checks_by;  /* OCSP checks by responder
+						  * and outcome */
+	size_t n_checks_by;
 	size_t checked;                 /* certificates answered */
 	size_t from_cache;              /* ... by a stored answer */
 	size_t requests;                /* HTTP requests sent (OCSP and CRL) */

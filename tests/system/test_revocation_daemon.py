@@ -140,7 +140,7 @@ def test_api_settings_run_and_upload(tmp_path, env, T):
         promtool_check(text)
         ocsp = [(l["responder"], l["outcome"], v)
                 for n, l, v in parse_metrics(text)
-                if n == "certmon_ocsp_requests_total"]
+                if n == "certmon_ocsp_checks_total"]
         assert ocsp == [(f"http://127.0.0.1:{pki.aia_port}/", "good", 1.0)], ocsp
         assert ("certmon_revocation_runs_total", {}, 1.0) in \
             parse_metrics(text)
