@@ -13,6 +13,7 @@ BUILD=(
 )
 TEST=(
   libcmocka-dev sqlite3 python3 python3-pytest python3-aiosmtpd
+  python3-cryptography           # a one-CertID OCSP parser (RFC 5019)
   python3-jsonschema python3-yaml faketime iproute2 procps time
   prometheus                     # promtool checks /metrics
   wrk bc                         # the daemon benchmark (bench/daemon.sh)

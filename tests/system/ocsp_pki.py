@@ -378,3 +378,47 @@ class Silent:
 def closed_port_url():
     """A URL whose port refuses connections."""
     return f"http://127.0.0.1:{free_port()}/"
+
+
+def _der_tlv(der, i):
+    """The DER element at der[i]: (tag, start of its content, end)."""
+    tag, n = der[i], der[i + 1]
+    i += 2
+    if n & 0x80:
+        k = n & 0x7F
+        n = int.from_bytes(der[i:i + k], "big")
+        i += k
+    return tag, i, i + n
+
+
+def certid_count(der):
+    """How many certificates (Requests, each a CertID) the DER OCSPRequest
+    asks about (RFC 6960 4.1.1)."""
+    _, i, _ = _der_tlv(der, 0)              # OCSPRequest
+    _, i, _ = _der_tlv(der, i)              # tbsRequest
+    tag, start, end = _der_tlv(der, i)
+    while tag in (0xA0, 0xA1):              # version, requestorName
+        tag, start, end = _der_tlv(der, end)
+    assert tag == 0x30, f"no requestList (tag {tag:#x})"
+    n, j = 0, start
+    while j < end:
+        _, _, j = _der_tlv(der, j)
+        n += 1
+    return n
+
+
+def one_certid_only(der):
+    """None when python3-cryptography's OCSP request parser takes der, else
+    the DER OCSPResponse it would answer with: malformedRequest. That parser
+    reads one CertID only, as RFC 5019's lightweight profile allows: a
+    responder built on it refuses a request about several."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.x509 import ocsp
+
+    try:
+        ocsp.load_der_ocsp_request(der)
+        return None
+    except NotImplementedError:
+        return ocsp.OCSPResponseBuilder.build_unsuccessful(
+            ocsp.OCSPResponseStatus.MALFORMED_REQUEST).public_bytes(
+                Encoding.DER)

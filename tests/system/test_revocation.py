@@ -21,15 +21,20 @@ from pathlib import Path
 import pytest
 
 from conftest import one_line_error
-from ocsp_pki import OcspPki, free_port
+from ocsp_pki import OcspPki, certid_count, free_port, one_certid_only
 
 
 class CountingProxy:
-    """Forwards every POST/GET to `target` and counts them."""
+    """Forwards every POST/GET to `target` and counts them; `certids`
+    lists how many certificates each POSTed request asked about. With
+    one_certid, a request about several is refused the way a responder
+    built on python3-cryptography refuses it (malformedRequest), as an
+    RFC 5019 lightweight responder may."""
 
-    def __init__(self, target, port=0):
+    def __init__(self, target, port=0, one_certid=False):
         self.target = target
         self.count = 0
+        self.certids = []
         self.lock = threading.Lock()
         outer = self
 
@@ -41,6 +46,18 @@ class CountingProxy:
                 body = self.rfile.read(n) if n else None
                 with outer.lock:
                     outer.count += 1
+                    if body:
+                        outer.certids.append(certid_count(body))
+                refusal = one_certid_only(body) if (
+                    one_certid and body) else None
+                if refusal is not None:
+                    self.send_response(200)
+                    self.send_header("Content-Type",
+                                     "application/ocsp-response")
+                    self.send_header("Content-Length", str(len(refusal)))
+                    self.end_headers()
+                    self.wfile.write(refusal)
+                    return
                 req = urllib.request.Request(
                     outer.target.rstrip("/") + self.path, data=body,
                     method=self.command, headers={
@@ -271,10 +288,12 @@ def test_run_records_each_status_alarms_once_and_caches(certmon, env):
     # the intermediate's issuer (the root) is not in the store: skipped
     assert "OCSP Test Intermediate" not in by
     assert (doc["checked"], doc["from_cache"], doc["requests"],
-            doc["skipped"], doc["expired"]) == (5, 0, 4, 1, 1), doc
+            doc["skipped"], doc["expired"]) == (5, 0, 1, 1, 1), doc
     assert doc["counts"] == {"good": 1, "revoked": 2, "unknown": 1,
                              "error": 1}
-    assert proxy.count - seen == 4          # the responder saw 4 requests
+    # the responder saw one request, about the 4 leaves with an AIA URL
+    assert proxy.count - seen == 1
+    assert proxy.certids[-1] == 4, proxy.certids
     assert len(alarms(certmon, "CertificateRevoked")) == 2
     assert len(alarms(certmon, "RevocationCheckFailed")) == 1
     assert not alarms(certmon, "CertExpired")   # not this service's job
@@ -314,8 +333,8 @@ def test_run_records_each_status_alarms_once_and_caches(certmon, env):
     # two hours later (Check Every 1 h): asked again, still no new alarm
     later = iso(now() + timedelta(hours=2))
     doc3, by3 = run(certmon, "--at", later)
-    assert (doc3["requests"], doc3["from_cache"]) == (4, 0), doc3
-    assert proxy.count - seen == 4
+    assert (doc3["requests"], doc3["from_cache"]) == (1, 0), doc3
+    assert proxy.count - seen == 1
     assert by3["Revoked Leaf"]["status"] == "revoked"
     assert doc3["ran_at"] == later
     assert len(alarms(certmon, "CertificateRevoked")) == 2
@@ -472,9 +491,10 @@ def test_upload_unchecked_with_ocsp_off(certmon, env):
 
 
 def test_a_silent_responder_costs_one_timeout(certmon, env):
-    """A responder that never answers: the first requests (at most 4 per
-    responder) time out, the others are not sent - a run is not held for
-    a timeout per 4 certificates."""
+    """A responder that never answers: one request asks about the five
+    certificates of one issuer and times out once - a run is not held for
+    a timeout per certificate. (What becomes of the other requests to a
+    dead responder: the run over several batches below.)"""
     import time
 
     from ocsp_pki import Silent
@@ -488,14 +508,57 @@ def test_a_silent_responder_costs_one_timeout(certmon, env):
         t0 = time.monotonic()
         doc, by = run(certmon)
         took = time.monotonic() - t0
-    assert doc["requests"] == 4, doc
+    assert doc["requests"] == 1, doc
     assert doc["counts"]["error"] == 5, doc
     reasons = [x["reason"] for x in by.values()]
-    assert sum("timeout" in r and "not sent" not in r
-               for r in reasons) == 4, reasons
-    assert sum("not sent: the responder answered none of the first 4 "
-               "request(s) of this run" in r for r in reasons) == 1, reasons
+    assert all("timeout" in r for r in reasons), reasons
     assert took < 1.9, took
+
+
+def test_a_responder_that_answers_one_certid_only_is_asked_one_by_one(
+        certmon, env):
+    """RFC 5019's lightweight profile allows one CertID per request: a
+    responder that refuses a request about several (malformedRequest) is
+    asked about each certificate alone, in the same run, and the answers
+    are those of the responder itself."""
+    pki = env["pki"]
+    load(certmon, pki, pki.good, pki.revoked, pki.hold, pki.unknown)
+    gate = CountingProxy(env["proxy"].target, one_certid=True)
+    try:
+        certmon.ok("revocation", "set", "--ocsp", "on", "--uri-source",
+                   "configured", "--uri", gate.url)
+        doc, by = run(certmon)
+    finally:
+        gate.close()
+    assert {cn: x["status"] for cn, x in by.items()} == {
+        "Good Leaf": "good", "Revoked Leaf": "revoked",
+        "Held Leaf": "revoked", "Never Issued Leaf": "unknown"}, doc
+    assert "keyCompromise" in by["Revoked Leaf"]["reason"]
+    assert sorted(gate.certids) == [1, 1, 1, 1, 4], gate.certids
+    assert doc["requests"] == 5, doc
+
+
+def test_certificates_of_two_issuers_at_one_url_are_asked_apart(
+        certmon, env):
+    """One request asks about certificates of one issuer (its CertIDs
+    name that issuer): the intermediate (issued by the root) and the
+    leaves (issued by the intermediate) go to the same URL in two
+    requests, and the leaves' answers are right."""
+    pki, proxy = env["pki"], env["proxy"]
+    certmon.ok("cert", "upload", "--unit", "tomcat-trust", pki.root)
+    load(certmon, pki, pki.good, pki.revoked, pki.unknown)
+    certmon.ok("revocation", "set", "--ocsp", "on", "--uri-source",
+               "configured", "--uri", proxy.url)
+    seen = len(proxy.certids)
+    doc, by = run(certmon)
+    assert sorted(proxy.certids[seen:]) == [1, 3], proxy.certids
+    assert doc["requests"] == 2, doc
+    assert {cn: by[cn]["status"] for cn in (
+        "Good Leaf", "Revoked Leaf", "Never Issued Leaf")} == {
+        "Good Leaf": "good", "Revoked Leaf": "revoked",
+        "Never Issued Leaf": "unknown"}, doc
+    # the responder signs as the intermediate: not the root's delegate
+    assert by["OCSP Test Intermediate"]["status"] == "error", doc
 
 
 # ------------------------------------------------- runs over many batches
@@ -531,7 +594,8 @@ def test_a_run_over_several_batches_records_all_and_asks_a_dead_responder_once(
     """1,030 leaves (a run checks and records 1,024 at a time), half of
     them naming a responder that never answers: every certificate is
     recorded, and the dead responder gets only the first wave of one run
-    (4 connections), not one per batch."""
+    (4 connections, each a request about 16 certificates), not one per
+    batch."""
     root = Path(__file__).resolve().parents[2]
     subprocess.run(["make", "-s", "-C", root / "bench", "build/ocsp_mint"],
                    check=True)
@@ -565,8 +629,11 @@ def test_a_run_over_several_batches_records_all_and_asks_a_dead_responder_once(
                                  "error": 515}
         assert len(dead.accepted) == 4
         errors = [r for r in doc["results"] if r["status"] == "error"]
+        # 515 leaves at the dead URL, 16 to a request: the first wave
+        # of 4 requests asked about 64; the others were not sent
         assert sum("not sent: the responder answered none of the first 4"
-                   in r["reason"] for r in errors) == 511, errors[:2]
+                   in r["reason"] for r in errors) == 515 - 4 * 16, \
+            errors[:2]
         rows = certmon.certs("--unit", "leaves")
         assert len(rows) == 1030
         assert not [c for c in rows if c["revocation"] == "unchecked"]
