@@ -37,6 +37,7 @@
 #include "certmon/fetch.h"
 #include "certmon/ocsp.h"
 #include "certmon/revocation.h"
+#include "ocsp_int.h"       /* requests about several certificates */
 
 #define DAY 86400L
 #define NO_NEXT LONG_MIN
@@ -48,6 +49,7 @@ static cm_time NOW;
 enum who {
 	CA, LEAF, OTHER_LEAF, DELEG, DELEG_CDP, DELEG_NOCDP, NOEKU,
 	DELEG_EXPIRED, ROGUE, DESIG, DESIG_EXPIRED, FAKE_CA, OTHER_CA,
+	THIRD_LEAF, FORGED_LEAF,
 	N_WHO
 };
 
@@ -158,6 +160,11 @@ setup_pki(void **state)
 	    ca_ext);    /* the CA's name, another key */
 	party(OTHER_CA, "Other CA", 2, OTHER_CA, NOW - DAY, NOW + 365 * DAY,
 	    ca_ext);
+	party(THIRD_LEAF, "Third Leaf", 0x1003, CA, NOW - DAY, NOW + 365 * DAY,
+	    leaf_ext);
+	/* named as issued by the CA, signed by FAKE_CA's key: fails step 0 */
+	party(FORGED_LEAF, "Forged Leaf", 0x1004, FAKE_CA, NOW - DAY,
+	    NOW + 365 * DAY, leaf_ext);
 	return 0;
 }
 
@@ -241,18 +248,49 @@ private_ext(int critical)
 	return e;
 }
 
+/* Signs bs as signer (ResponderID byKey with key_id), mangles it, and
+ * returns the DER of the successful OCSPResponse holding it; frees bs. */
+static unsigned char *
+sign_response(OCSP_BASICRESP *bs, enum who signer, int key_id,
+    enum mangle mangle, size_t *len)
+{
+	OCSP_RESPONSE *rsp;
+	unsigned char *der = NULL, *out;
+	unsigned long flags = 0;
+	int n;
+
+	if (key_id)
+		flags |= OCSP_RESPID_KEY;
+	if (signer == CA || mangle == M_BADSIG)
+		flags |= OCSP_NOCERTS;  /* the signature ends the DER */
+	assert_true(OCSP_basic_sign(bs, P[signer].x, P[signer].key,
+	    EVP_sha256(), NULL, flags));
+	rsp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs);
+	assert_non_null(rsp);
+	n = i2d_OCSP_RESPONSE(rsp, &der);
+	assert_true(n > 0);
+	out = malloc((size_t)n + 1);
+	assert_non_null(out);
+	memcpy(out, der, (size_t)n);
+	*len = (size_t)n;
+	if (mangle == M_BADSIG)
+		out[n - 1] ^= 0x01;     /* the last octet of the ECDSA s */
+	if (mangle == M_TRAILING)
+		out[(*len)++] = 0;
+	OPENSSL_free(der);
+	OCSP_RESPONSE_free(rsp);
+	OCSP_BASICRESP_free(bs);
+	return out;
+}
+
 /* Builds the DER response of row r answering req (NULL = stapled). */
 static unsigned char *
 make_response(const struct row *r, const struct cm_ocsp_request *req,
     size_t *len)
 {
 	OCSP_BASICRESP *bs = OCSP_BASICRESP_new();
-	OCSP_RESPONSE *rsp;
 	const EVP_MD *md = r->certid == ID_SHA256 ? EVP_sha256() : EVP_sha1();
 	long this_off = r->this_off, next_off = r->next_off;
-	unsigned char *der = NULL, *out;
-	unsigned long flags = 0;
-	int n;
 
 	if (this_off == 0 && next_off == 0) {
 		this_off = -3600;
@@ -291,27 +329,7 @@ make_response(const struct row *r, const struct cm_ocsp_request *req,
 			OCSP_BASICRESP_add_ext(bs, e, -1);
 		X509_EXTENSION_free(e);
 	}
-	if (r->key_id)
-		flags |= OCSP_RESPID_KEY;
-	if (r->signer == CA || r->mangle == M_BADSIG)
-		flags |= OCSP_NOCERTS;  /* the signature ends the DER */
-	assert_true(OCSP_basic_sign(bs, P[r->signer].x, P[r->signer].key,
-	    EVP_sha256(), NULL, flags));
-	rsp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs);
-	assert_non_null(rsp);
-	n = i2d_OCSP_RESPONSE(rsp, &der);
-	assert_true(n > 0);
-	out = malloc((size_t)n + 1);
-	memcpy(out, der, (size_t)n);
-	*len = (size_t)n;
-	if (r->mangle == M_BADSIG)
-		out[n - 1] ^= 0x01;     /* the last octet of the ECDSA s */
-	if (r->mangle == M_TRAILING)
-		out[(*len)++] = 0;
-	OPENSSL_free(der);
-	OCSP_RESPONSE_free(rsp);
-	OCSP_BASICRESP_free(bs);
-	return out;
+	return sign_response(bs, r->signer, r->key_id, r->mangle, len);
 }
 
 static enum cm_rev_status
@@ -859,6 +877,704 @@ test_cache_threads(void **state)
 	cm_ocsp_ctx_free(ctx);
 }
 
+/* ---- requests about several certificates (ocsp_int.h) ----------------------
+ *
+ * cm_ocsp_request_build_many / cm_ocsp_validate_many: one request about
+ * several certificates of one issuer (RFC 6960 4.1.1), one response. */
+
+/* One SingleResponse of a response about several certificates. */
+struct entry {
+	enum who w;
+	int status;                     /* V_OCSP_CERTSTATUS_* */
+	int reason;                     /* with REVOKED */
+	long this_off, next_off;        /* both 0: -1 h and +1 d */
+};
+
+/* Points m[0..n) at the certificates P[w[i]], outputs zeroed. */
+static void
+members_of(struct cm_ocsp_member *m, const enum who *w, size_t n)
+{
+	memset(m, 0, n * sizeof(*m));
+	for (size_t i = 0; i < n; i++) {
+		m[i].der = P[w[i]].c->der;
+		m[i].der_len = P[w[i]].c->der_len;
+		m[i].fp = P[w[i]].c->fp;
+	}
+}
+
+/* The response answering e[0..ne) (SHA-1 CertIDs under the CA), signed
+ * by signer, with req's nonce (N_ECHO), another one or none. */
+static unsigned char *
+make_multi(const struct entry *e, size_t ne, enum who signer,
+    enum nonce_mode nonce, enum mangle mangle,
+    const struct cm_ocsp_request *req, size_t *len)
+{
+	OCSP_BASICRESP *bs = OCSP_BASICRESP_new();
+
+	assert_non_null(bs);
+	for (size_t i = 0; i < ne; i++) {
+		long t = e[i].this_off, nx = e[i].next_off;
+
+		if (t == 0 && nx == 0) {
+			t = -3600;
+			nx = DAY;
+		}
+		add_status(bs, EVP_sha1(), P[e[i].w].x, e[i].status, e[i].reason,
+		    NOW + t, nx);
+	}
+	if (nonce == N_ECHO && req != NULL && req->nonce_len > 0)
+		assert_true(OCSP_basic_add1_nonce(bs, (unsigned char *)req->nonce,
+		    (int)req->nonce_len));
+	if (nonce == N_OTHER) {
+		unsigned char other[32];
+
+		RAND_bytes(other, sizeof(other));
+		assert_true(OCSP_basic_add1_nonce(bs, other, sizeof(other)));
+	}
+	return sign_response(bs, signer, 0, mangle, len);
+}
+
+/* Fails unless a and b say the same in every field. */
+static void
+same_result(const struct cm_ocsp_result *a, const struct cm_ocsp_result *b,
+    const char *what)
+{
+	if (a->status != b->status || a->trust_model != b->trust_model ||
+	    strcmp(a->reason, b->reason) != 0 ||
+	    a->this_update != b->this_update ||
+	    a->next_update != b->next_update ||
+	    a->produced_at != b->produced_at ||
+	    a->revocation_time != b->revocation_time ||
+	    strcmp(a->revocation_reason, b->revocation_reason) != 0 ||
+	    strcmp(a->responder, b->responder) != 0)
+		fail_msg("%s: validate_many says %s/%d '%s' (this %lld next %lld "
+		    "produced %lld revoked %lld '%s' by '%s'); alone %s/%d '%s' "
+		    "(this %lld next %lld produced %lld revoked %lld '%s' by "
+		    "'%s')", what, cm_revocation_status_name(a->status),
+		    a->trust_model, a->reason, (long long)a->this_update,
+		    (long long)a->next_update, (long long)a->produced_at,
+		    (long long)a->revocation_time, a->revocation_reason,
+		    a->responder, cm_revocation_status_name(b->status),
+		    b->trust_model, b->reason, (long long)b->this_update,
+		    (long long)b->next_update, (long long)b->produced_at,
+		    (long long)b->revocation_time, b->revocation_reason,
+		    b->responder);
+}
+
+/* The request's DER, decoded (all of it). */
+static OCSP_REQUEST *
+decode_request(const struct cm_ocsp_request *req)
+{
+	const unsigned char *p = req->der;
+	OCSP_REQUEST *q;
+
+	assert_non_null(p);
+	q = d2i_OCSP_REQUEST(NULL, &p, (long)req->der_len);
+	assert_non_null(q);
+	assert_ptr_equal(p, req->der + req->der_len);
+	return q;
+}
+
+/* Fails unless req asks, in this order, about P[w[0..n)] issued by the
+ * CA (CertIDs hashed with md). */
+static void
+assert_asks(const struct cm_ocsp_request *req, const EVP_MD *md,
+    const enum who *w, size_t n)
+{
+	OCSP_REQUEST *q = decode_request(req);
+
+	assert_int_equal(OCSP_request_onereq_count(q), (int)n);
+	for (size_t i = 0; i < n; i++) {
+		OCSP_CERTID *want = OCSP_cert_to_id(md, P[w[i]].x, P[CA].x);
+
+		assert_non_null(want);
+		if (OCSP_id_cmp(OCSP_onereq_get0_id(OCSP_request_onereq_get0(q,
+		    (int)i)), want) != 0)
+			fail_msg("CertID %zu of the request is not the one of "
+			    "P[%d]", i, (int)w[i]);
+		OCSP_CERTID_free(want);
+	}
+	OCSP_REQUEST_free(q);
+}
+
+/* The cert_fp of a request about P[w[0..n)]: SHA-256 of their
+ * fingerprints in order (ocsp_int.h). */
+static void
+fp_of_several(const enum who *w, size_t n, unsigned char out[CM_FP_LEN])
+{
+	unsigned char buf[8 * CM_FP_LEN];
+	unsigned int olen = 0;
+
+	assert_true(n <= 8);
+	for (size_t i = 0; i < n; i++)
+		memcpy(buf + i * CM_FP_LEN, P[w[i]].c->fp, CM_FP_LEN);
+	assert_true(EVP_Digest(buf, n * CM_FP_LEN, out, &olen, EVP_sha256(),
+	    NULL));
+	assert_int_equal(olen, CM_FP_LEN);
+}
+
+static void
+assert_step0_failed(const struct cm_ocsp_member *m, const char *why)
+{
+	assert_int_equal(m->built, CM_ERR_INVALID);
+	assert_int_equal(m->res.status, CM_REV_ERROR);
+	assert_int_equal(m->res.trust_model, CM_OCSP_TRUST_NONE);
+	assert_int_equal(m->ask_alone, 0);
+	if (strncmp(m->res.reason, "step 0 issuer:", 14) != 0 ||
+	    strstr(m->res.reason, why) == NULL)
+		fail_msg("step 0 reason '%s' lacks '%s'", m->res.reason, why);
+}
+
+/* Promise 1: step 0 for each member, the others asked about in order. */
+static void
+test_many_build(void **state)
+{
+	static const char not_signed[] = "does not verify the certificate's "
+	    "signature";
+	static const char not_named[] = "is not the issuer certificate's "
+	    "subject";
+	const enum who four[] = {LEAF, FORGED_LEAF, OTHER_LEAF, ROGUE};
+	const enum who asked[] = {LEAF, OTHER_LEAF};
+	const enum who three[] = {LEAF, OTHER_LEAF, THIRD_LEAF};
+	const enum who bad[] = {FORGED_LEAF, ROGUE};
+	const enum who one_of_two[] = {FORGED_LEAF, THIRD_LEAF};
+	struct cm_ocsp_member m[4];
+	struct cm_ocsp_request req, one;
+	struct cm_ocsp_opts o;
+	struct cm_err err;
+	unsigned char want_fp[CM_FP_LEN];
+	OCSP_REQUEST *q;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	/* two of four pass step 0: asked about, in order */
+	members_of(m, four, 4);
+	assert_int_equal(cm_ocsp_request_build_many(NULL, m, 4, P[CA].c, &o,
+	    &req, &err), CM_OK);
+	assert_int_equal(m[0].built, CM_OK);
+	assert_step0_failed(&m[1], not_signed);
+	assert_int_equal(m[2].built, CM_OK);
+	assert_step0_failed(&m[3], not_named);
+	assert_int_equal(m[0].ask_alone + m[2].ask_alone, 0);
+	assert_asks(&req, EVP_sha1(), asked, 2);
+	fp_of_several(asked, 2, want_fp);
+	assert_memory_equal(req.cert_fp, want_fp, CM_FP_LEN);
+	assert_memory_equal(req.issuer_fp, P[CA].c->fp, CM_FP_LEN);
+	assert_int_equal(req.hash, CM_OCSP_HASH_SHA1);
+	assert_int_equal(req.nonce_len, CM_OCSP_NONCE_DEFAULT);
+	q = decode_request(&req);     /* one nonce for the whole request */
+	assert_true(OCSP_REQUEST_get_ext_by_NID(q, NID_id_pkix_OCSP_Nonce, -1)
+	    >= 0);
+	OCSP_REQUEST_free(q);
+	cm_ocsp_request_clear(&req);
+
+	/* with a context (cached step 0 facts) and SHA-256 CertIDs */
+	{
+		struct cm_ocsp_ctx *ctx = NULL;
+
+		assert_int_equal(cm_ocsp_ctx_new(&ctx, NULL), CM_OK);
+		o.hash = CM_OCSP_HASH_SHA256;
+		for (int pass = 0; pass < 2; pass++) {
+			members_of(m, three, 3);
+			assert_int_equal(cm_ocsp_request_build_many(ctx, m, 3,
+			    P[CA].c, &o, &req, &err), CM_OK);
+			for (size_t i = 0; i < 3; i++)
+				assert_int_equal(m[i].built, CM_OK);
+			assert_asks(&req, EVP_sha256(), three, 3);
+			assert_int_equal(req.hash, CM_OCSP_HASH_SHA256);
+			fp_of_several(three, 3, want_fp);
+			assert_memory_equal(req.cert_fp, want_fp, CM_FP_LEN);
+			cm_ocsp_request_clear(&req);
+		}
+		o.hash = CM_OCSP_HASH_SHA1;
+		cm_ocsp_ctx_free(ctx);
+	}
+
+	/* one passes of two: a request about it alone, whose cert_fp is its
+	 * fingerprint, like cm_ocsp_request_build's */
+	members_of(m, one_of_two, 2);
+	assert_int_equal(cm_ocsp_request_build_many(NULL, m, 2, P[CA].c, &o,
+	    &req, &err), CM_OK);
+	assert_step0_failed(&m[0], not_signed);
+	assert_int_equal(m[1].built, CM_OK);
+	assert_asks(&req, EVP_sha1(), &one_of_two[1], 1);
+	assert_memory_equal(req.cert_fp, P[THIRD_LEAF].c->fp, CM_FP_LEN);
+	assert_int_equal(cm_ocsp_request_build(NULL, P[THIRD_LEAF].c, P[CA].c,
+	    &o, &one, &err), CM_OK);
+	assert_memory_equal(req.cert_fp, one.cert_fp, CM_FP_LEN);
+	assert_memory_equal(req.issuer_fp, one.issuer_fp, CM_FP_LEN);
+	cm_ocsp_request_clear(&one);
+	cm_ocsp_request_clear(&req);
+
+	/* none passes: CM_ERR_INVALID with the first failure, no request */
+	members_of(m, bad, 2);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(cm_ocsp_request_build_many(NULL, m, 2, P[CA].c, &o,
+	    &req, &err), CM_ERR_INVALID);
+	assert_step0_failed(&m[0], not_signed);
+	assert_step0_failed(&m[1], not_named);
+	assert_int_equal(err.code, CM_ERR_INVALID);
+	assert_true(strncmp(err.msg, "step 0 issuer:", 14) == 0);
+	assert_non_null(strstr(err.msg, not_signed));      /* the first */
+	assert_null(req.der);
+	assert_int_equal(req.der_len, 0);
+
+	/* the CA's leaves under another CA: none passes */
+	members_of(m, three, 3);
+	assert_int_equal(cm_ocsp_request_build_many(NULL, m, 3, P[OTHER_CA].c,
+	    &o, &req, &err), CM_ERR_INVALID);
+	for (size_t i = 0; i < 3; i++)
+		assert_step0_failed(&m[i], not_named);
+	assert_null(req.der);
+	/* the CA's name with another key */
+	members_of(m, three, 3);
+	assert_int_equal(cm_ocsp_request_build_many(NULL, m, 3, P[FAKE_CA].c,
+	    &o, &req, &err), CM_ERR_INVALID);
+	for (size_t i = 0; i < 3; i++)
+		assert_step0_failed(&m[i], not_signed);
+	/* no issuer */
+	members_of(m, three, 3);
+	assert_int_equal(cm_ocsp_request_build_many(NULL, m, 3, NULL, &o, &req,
+	    &err), CM_ERR_INVALID);
+	for (size_t i = 0; i < 3; i++)
+		assert_step0_failed(&m[i], "no issuer certificate");
+	assert_null(req.der);
+	/* no member */
+	assert_int_equal(cm_ocsp_request_build_many(NULL, m, 0, P[CA].c, &o,
+	    &req, &err), CM_ERR_INVALID);
+	assert_null(req.der);
+
+	/* an error not of step 0 (a bad nonce length): CM_ERR_INVALID, the
+	 * members that passed step 0 share it and are not marked as step 0
+	 * failures */
+	o.nonce_len = 8;
+	members_of(m, four, 4);
+	assert_int_equal(cm_ocsp_request_build_many(NULL, m, 4, P[CA].c, &o,
+	    &req, &err), CM_ERR_INVALID);
+	assert_non_null(strstr(err.msg, "a nonce of 8 octets"));
+	assert_null(req.der);
+	for (size_t i = 0; i < 4; i += 2) {
+		assert_int_not_equal(m[i].built, CM_OK);
+		assert_int_not_equal(m[i].built, CM_ERR_INVALID);
+		assert_int_equal(m[i].res.status, CM_REV_ERROR);
+		assert_non_null(strstr(m[i].res.reason, "a nonce of 8 octets"));
+	}
+	assert_step0_failed(&m[1], not_signed);
+	assert_step0_failed(&m[3], not_named);
+}
+
+/* The members of the table rows: three leaves of the CA. */
+static const enum who many_w[] = {LEAF, OTHER_LEAF, THIRD_LEAF};
+#define NM 3
+
+/* How one response about several is validated: the response is made by
+ * make_multi from the entries (or is raw bytes), the members are
+ * many_w. */
+struct mrow {
+	const char *name;
+	struct entry e[5];
+	size_t ne;
+	enum who signer;
+	enum nonce_mode nonce;
+	enum mangle mangle;
+	const char *raw;                /* not NULL: the response, raw_len */
+	size_t raw_len;
+	int require_nonce;
+	enum trusted_mode trusted;
+	/* expected, per member */
+	enum cm_rev_status want[NM];
+	const char *want_reason[NM];    /* substrings */
+	int want_alone[NM];
+	int same_error;                 /* every member the same reason */
+};
+
+#define E3(a, b, c) {{LEAF, a}, {OTHER_LEAF, b}, {THIRD_LEAF, c}}, .ne = 3
+#define ALL3(x) {x, x, x}
+
+static const struct mrow mrows[] = {
+	/* promise 2: each member its own status */
+	{"mixed, by the CA",
+	    .e = {{LEAF, GOOD}, {OTHER_LEAF, REVOKED, 1}, {THIRD_LEAF, UNKNOWN}},
+	    .ne = 3, .signer = CA,
+	    .want = {CM_REV_GOOD, CM_REV_REVOKED, CM_REV_UNKNOWN},
+	    .want_reason = {"good (signed by the issuing CA CN=Test CA",
+	    "revoked at", "unknown: the responder does not know"}},
+	{"mixed, by a delegate, answers in another order",
+	    .e = {{THIRD_LEAF, UNKNOWN}, {OTHER_LEAF, REVOKED, 6}, {LEAF, GOOD}},
+	    .ne = 3, .signer = DELEG,
+	    .want = {CM_REV_GOOD, CM_REV_REVOKED, CM_REV_UNKNOWN},
+	    .want_reason = {"good (signed by CN=Delegated",
+	    "reason certificateHold (signed by CN=Delegated",
+	    "unknown: the responder does not know the certificate (signed by "
+	    "CN=Delegated"}},
+	{"mixed, by a designated responder", .trusted = T_DESIG,
+	    .e = {{LEAF, REVOKED, 4}, {OTHER_LEAF, UNKNOWN}, {THIRD_LEAF, GOOD}},
+	    .ne = 3, .signer = DESIG,
+	    .want = {CM_REV_REVOKED, CM_REV_UNKNOWN, CM_REV_GOOD},
+	    .want_reason = {"reason superseded", "trusted-responder model",
+	    "good (signed by CN=Designated"}},
+	{"answers about others too",
+	    .e = {{NOEKU, REVOKED, 1}, {THIRD_LEAF, GOOD}, {LEAF, GOOD},
+	    {OTHER_LEAF, GOOD}}, .ne = 4, .signer = CA,
+	    .want = ALL3(CM_REV_GOOD), .want_reason = ALL3("good")},
+	/* per member failures of step 1 and step 4 */
+	{"one answer stale",
+	    .e = {{LEAF, GOOD}, {OTHER_LEAF, GOOD, 0, -2 * DAY, -3600},
+	    {THIRD_LEAF, REVOKED, 1}}, .ne = 3, .signer = CA,
+	    .want = {CM_REV_GOOD, CM_REV_ERROR, CM_REV_REVOKED},
+	    .want_reason = {"good", "step 4 freshness: stale response: "
+	    "nextUpdate", "reason keyCompromise"}},
+	{"conflicting answers about one",
+	    .e = {{LEAF, GOOD}, {OTHER_LEAF, GOOD}, {OTHER_LEAF, REVOKED, 1},
+	    {THIRD_LEAF, UNKNOWN}}, .ne = 4, .signer = CA,
+	    .want = {CM_REV_GOOD, CM_REV_ERROR, CM_REV_UNKNOWN},
+	    .want_reason = {"good", "step 1 response: conflicting "
+	    "SingleResponses", "unknown"}},
+	/* promise 3: no SingleResponse for a member: it alone is asked
+	 * about alone */
+	{"one not answered",
+	    .e = {{THIRD_LEAF, REVOKED, 1}, {LEAF, GOOD}}, .ne = 2, .signer = CA,
+	    .want = {CM_REV_GOOD, CM_REV_ERROR, CM_REV_REVOKED},
+	    .want_reason = {"good", "step 1 response: no SingleResponse "
+	    "matches our CertID (serial 1002): the response answers 2 others",
+	    "revoked"}, .want_alone = {0, 1, 0}},
+	{"only others answered", .e = {{NOEKU, GOOD}}, .ne = 1, .signer = CA,
+	    .want = ALL3(CM_REV_ERROR),
+	    .want_reason = {"no SingleResponse matches our CertID (serial 1001)",
+	    "(serial 1002)", "(serial 1003)"}, .want_alone = ALL3(1)},
+	{"no SingleResponse at all", .ne = 0, .signer = CA,
+	    .want = ALL3(CM_REV_ERROR),
+	    .want_reason = ALL3("step 1 response: no SingleResponse at all"),
+	    .want_alone = ALL3(1), .same_error = 1},
+	/* promise 3: a refused request: every member asked about alone */
+	{"malformedRequest", .raw = "\x30\x03\x0a\x01\x01", .raw_len = 5,
+	    .want = ALL3(CM_REV_ERROR),
+	    .want_reason = ALL3("step 1 response: the responder answered "
+	    "malformedRequest (1), not successful"),
+	    .want_alone = ALL3(1), .same_error = 1},
+	{"unauthorized", .raw = "\x30\x03\x0a\x01\x06", .raw_len = 5,
+	    .want = ALL3(CM_REV_ERROR),
+	    .want_reason = ALL3("the responder answered unauthorized (6)"),
+	    .want_alone = ALL3(1), .same_error = 1},
+	/* promise 3: any other failure: the same error for all, no asking
+	 * alone */
+	{"internalError", .raw = "\x30\x03\x0a\x01\x02", .raw_len = 5,
+	    .want = ALL3(CM_REV_ERROR),
+	    .want_reason = ALL3("answered internalError (2)"), .same_error = 1},
+	{"tryLater", .raw = "\x30\x03\x0a\x01\x03", .raw_len = 5,
+	    .want = ALL3(CM_REV_ERROR),
+	    .want_reason = ALL3("answered tryLater (3)"), .same_error = 1},
+	{"sigRequired", .raw = "\x30\x03\x0a\x01\x05", .raw_len = 5,
+	    .want = ALL3(CM_REV_ERROR),
+	    .want_reason = ALL3("answered sigRequired (5)"), .same_error = 1},
+	{"garbage", .raw = "hello, world", .raw_len = 12,
+	    .want = ALL3(CM_REV_ERROR),
+	    .want_reason = ALL3("step 1 response: not a DER OCSPResponse"),
+	    .same_error = 1},
+	{"empty", .raw = "", .raw_len = 0, .want = ALL3(CM_REV_ERROR),
+	    .want_reason = ALL3("step 1 response: the body is empty"),
+	    .same_error = 1},
+	{"bad signature", .e = E3(GOOD, GOOD, GOOD), .signer = CA,
+	    .mangle = M_BADSIG, .want = ALL3(CM_REV_ERROR),
+	    .want_reason = ALL3("step 2/3 signer: responder CN=Test CA,"
+	    "O=certmon tests not accepted: the response signature does not "
+	    "verify with the key of the issuing CA"), .same_error = 1},
+	{"unknown signer", .e = E3(GOOD, REVOKED, GOOD), .signer = ROGUE,
+	    .want = ALL3(CM_REV_ERROR),
+	    .want_reason = ALL3("step 2/3 signer: response signed by an unknown "
+	    "responder (CN=Rogue"), .same_error = 1},
+	{"the CA's name, another key", .e = E3(GOOD, GOOD, GOOD),
+	    .signer = FAKE_CA, .want = ALL3(CM_REV_ERROR),
+	    .want_reason = ALL3("does not verify with the key of the issuing "
+	    "CA"), .same_error = 1},
+	{"delegate without the EKU", .e = E3(GOOD, GOOD, GOOD), .signer = NOEKU,
+	    .want = ALL3(CM_REV_ERROR),
+	    .want_reason = ALL3("lacks the id-kp-OCSPSigning EKU"),
+	    .same_error = 1},
+	{"wrong nonce", .e = E3(GOOD, REVOKED, UNKNOWN), .signer = CA,
+	    .nonce = N_OTHER, .want = ALL3(CM_REV_ERROR),
+	    .want_reason = ALL3("step 5 nonce: the response's nonce does not "
+	    "match our request's"), .same_error = 1},
+	{"no nonce, required", .e = E3(GOOD, GOOD, GOOD), .signer = DELEG,
+	    .nonce = N_NONE, .require_nonce = 1, .want = ALL3(CM_REV_ERROR),
+	    .want_reason = ALL3("step 5 nonce: the response carries no nonce"),
+	    .same_error = 1},
+	{"no nonce, not required", .e = E3(GOOD, REVOKED, GOOD),
+	    .signer = DELEG, .nonce = N_NONE,
+	    .want = {CM_REV_GOOD, CM_REV_REVOKED, CM_REV_GOOD},
+	    .want_reason = {"good", "revoked", "good"}},
+	{"all stale", .e = {{LEAF, GOOD, 0, -2 * DAY, -3600},
+	    {OTHER_LEAF, REVOKED, 1, -2 * DAY, -3600},
+	    {THIRD_LEAF, UNKNOWN, 0, -2 * DAY, -3600}}, .ne = 3, .signer = CA,
+	    .want = ALL3(CM_REV_ERROR),
+	    .want_reason = ALL3("step 4 freshness: stale response"),
+	    .same_error = 1},
+	/* step 1 fails for the unanswered before the signer is looked at
+	 * (as validating it alone would) */
+	{"bad signature, one not answered",
+	    .e = {{LEAF, GOOD}, {THIRD_LEAF, GOOD}}, .ne = 2, .signer = CA,
+	    .mangle = M_BADSIG, .want = ALL3(CM_REV_ERROR),
+	    .want_reason = {"does not verify", "no SingleResponse matches",
+	    "does not verify"}, .want_alone = {0, 1, 0}},
+};
+
+/* Checks the outcome r of member i of row w. */
+static void
+check_member(const struct mrow *w, size_t i, const struct cm_ocsp_result *r,
+    int ask_alone, int want_alone)
+{
+	enum cm_ocsp_trust trust = w->signer == DESIG ?
+	    CM_OCSP_TRUST_RESPONDER : CM_OCSP_TRUST_DELEGATED;
+
+	if (r->status != w->want[i] || ask_alone != want_alone ||
+	    strstr(r->reason, w->want_reason[i]) == NULL)
+		fail_msg("row '%s', member %zu: %s '%s' ask_alone %d; want %s "
+		    "'%s' ask_alone %d", w->name, i,
+		    cm_revocation_status_name(r->status), r->reason, ask_alone,
+		    cm_revocation_status_name(w->want[i]), w->want_reason[i],
+		    want_alone);
+	assert_true(r->reason[0] != '\0');
+	assert_null(strchr(r->reason, '\n'));
+	if (r->status == CM_REV_ERROR) {
+		assert_int_equal(r->revocation_time, 0);
+		assert_string_equal(r->revocation_reason, "");
+		return;
+	}
+	assert_int_equal(r->trust_model, trust);
+	assert_true(r->this_update != 0 && r->produced_at != 0);
+	assert_true(r->responder[0] != '\0');
+	if (r->status == CM_REV_REVOKED) {
+		assert_int_equal(r->revocation_time, NOW - 2 * DAY);
+		assert_true(r->revocation_reason[0] != '\0');
+	} else {
+		assert_int_equal(r->revocation_time, 0);
+	}
+}
+
+static void
+run_mrow(const struct mrow *w, struct cm_ocsp_ctx *ctx)
+{
+	const enum who alone_w[] = {LEAF, FORGED_LEAF};
+	struct cm_ocsp_member m[NM];
+	struct cm_ocsp_request req;
+	struct cm_ocsp_result alone;
+	struct cm_ocsp_opts o;
+	struct cm_cert_list trusted = {NULL, 0, 0, 0};
+	struct cm_cert *t = P[DESIG].c;
+	struct cm_err err;
+	unsigned char *der;
+	size_t len, i;
+	char what[200];
+
+	memset(&o, 0, sizeof(o));
+	o.require_nonce = w->require_nonce;
+	if (w->trusted == T_DESIG) {
+		trusted.v = &t;
+		trusted.n = 1;
+		o.trusted = &trusted;
+	}
+	members_of(m, many_w, NM);
+	assert_int_equal(cm_ocsp_request_build_many(ctx, m, NM, P[CA].c, &o,
+	    &req, &err), CM_OK);
+	if (w->raw != NULL) {
+		len = w->raw_len;
+		der = malloc(len + 1);
+		assert_non_null(der);
+		memcpy(der, w->raw, len);
+	} else {
+		der = make_multi(w->e, w->ne, w->signer, w->nonce, w->mangle, &req,
+		    &len);
+	}
+	/* what an earlier validation left is overwritten */
+	for (i = 0; i < NM; i++) {
+		m[i].ask_alone = 1;
+		m[i].res.status = CM_REV_GOOD;
+		snprintf(m[i].res.reason, sizeof(m[i].res.reason), "stale");
+	}
+	cm_ocsp_validate_many(ctx, &req, der, len, m, NM, P[CA].c, &o, NOW);
+	for (i = 0; i < NM; i++) {
+		assert_int_equal(m[i].built, CM_OK);
+		check_member(w, i, &m[i].res, m[i].ask_alone, w->want_alone[i]);
+		/* promise 2: what validating it alone says */
+		cm_ocsp_validate(ctx, &req, der, len, P[many_w[i]].c, P[CA].c, &o,
+		    NOW, &alone);
+		snprintf(what, sizeof(what), "row '%s', member %zu", w->name, i);
+		same_result(&m[i].res, &alone, what);
+		if (w->same_error)
+			assert_string_equal(m[i].res.reason, m[0].res.reason);
+	}
+	free(der);
+	cm_ocsp_request_clear(&req);
+
+	/* A request about one (of two members: the other fails step 0):
+	 * never ask_alone; the one says what cm_ocsp_validate_der says with
+	 * the same request (built for it: step 0 skipped). */
+	members_of(m, alone_w, 2);
+	assert_int_equal(cm_ocsp_request_build_many(ctx, m, 2, P[CA].c, &o,
+	    &req, &err), CM_OK);
+	assert_int_equal(m[0].built, CM_OK);
+	assert_int_equal(m[1].built, CM_ERR_INVALID);
+	if (w->raw != NULL) {
+		len = w->raw_len;
+		der = malloc(len + 1);
+		assert_non_null(der);
+		memcpy(der, w->raw, len);
+	} else {
+		der = make_multi(w->e, w->ne, w->signer, w->nonce, w->mangle, &req,
+		    &len);
+	}
+	cm_ocsp_validate_many(ctx, &req, der, len, m, 2, P[CA].c, &o, NOW);
+	check_member(w, 0, &m[0].res, m[0].ask_alone, 0);
+	assert_step0_failed(&m[1], "does not verify the certificate's "
+	    "signature");   /* untouched */
+	cm_ocsp_validate_der(ctx, &req, der, len, P[LEAF].c->der,
+	    P[LEAF].c->der_len, P[LEAF].c->fp, P[CA].c, &o, NOW, &alone);
+	snprintf(what, sizeof(what), "row '%s', asked alone", w->name);
+	same_result(&m[0].res, &alone, what);
+	cm_ocsp_validate(ctx, &req, der, len, P[LEAF].c, P[CA].c, &o, NOW,
+	    &alone);
+	same_result(&m[0].res, &alone, what);
+	/* a request about one made of one member */
+	cm_ocsp_validate_many(ctx, &req, der, len, m, 1, P[CA].c, &o, NOW);
+	check_member(w, 0, &m[0].res, m[0].ask_alone, 0);
+	free(der);
+	cm_ocsp_request_clear(&req);
+}
+
+/* Promises 2 and 3: per member outcomes, the same as alone; ask_alone. */
+static void
+test_many_validate(void **state)
+{
+	struct cm_ocsp_ctx *ctx = NULL;
+
+	(void)state;
+	assert_int_equal(cm_ocsp_ctx_new(&ctx, NULL), CM_OK);
+	for (size_t i = 0; i < sizeof(mrows) / sizeof(mrows[0]); i++) {
+		run_mrow(&mrows[i], NULL);
+		run_mrow(&mrows[i], ctx);
+		run_mrow(&mrows[i], ctx);       /* cache hits */
+	}
+	cm_ocsp_ctx_free(ctx);
+}
+
+/* Fails unless every member built got the "not built for these" error. */
+static void
+assert_not_built(const struct cm_ocsp_member *m, size_t n, const char *what)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (m[i].built != CM_OK)
+			continue;
+		if (m[i].res.status != CM_REV_ERROR || strcmp(m[i].res.reason,
+		    "internal error: the request was not built for these "
+		    "certificates") != 0)
+			fail_msg("%s, member %zu: %s '%s'", what, i,
+			    cm_revocation_status_name(m[i].res.status),
+			    m[i].res.reason);
+		assert_int_equal(m[i].res.trust_model, CM_OCSP_TRUST_NONE);
+		assert_int_equal(m[i].res.this_update, 0);
+		assert_int_equal(m[i].res.produced_at, 0);
+		assert_int_equal(m[i].res.responder[0], '\0');
+		assert_int_equal(m[i].ask_alone, 0);
+	}
+}
+
+/* Promise 4: a request built for other members or another issuer. */
+static void
+test_many_not_built(void **state)
+{
+	const enum who ab[] = {LEAF, OTHER_LEAF}, ba[] = {OTHER_LEAF, LEAF};
+	const enum who ac[] = {LEAF, THIRD_LEAF}, abc[] = {LEAF, OTHER_LEAF,
+	    THIRD_LEAF};
+	static const struct entry all_good[] = {{LEAF, GOOD, 0, 0, 0},
+	    {OTHER_LEAF, GOOD, 0, 0, 0}, {THIRD_LEAF, GOOD, 0, 0, 0}};
+	struct cm_ocsp_member m[3], other[3];
+	struct cm_ocsp_request req, one, copy;
+	struct cm_ocsp_ctx *ctx = NULL;
+	unsigned char *der;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(cm_ocsp_ctx_new(&ctx, NULL), CM_OK);
+	members_of(m, ab, 2);
+	assert_int_equal(cm_ocsp_request_build_many(ctx, m, 2, P[CA].c, NULL,
+	    &req, NULL), CM_OK);
+	/* a good answer about all three leaves: whoever it is checked
+	 * for, a validation that took it would say good */
+	der = make_multi(all_good, 3, CA, N_ECHO, M_NONE, &req, &len);
+	cm_ocsp_validate_many(ctx, &req, der, len, m, 2, P[CA].c, NULL, NOW);
+	assert_int_equal(m[0].res.status, CM_REV_GOOD);
+	assert_int_equal(m[1].res.status, CM_REV_GOOD);
+
+	/* other members (each built by its own build_many) */
+	members_of(other, ac, 2);
+	assert_int_equal(cm_ocsp_request_build_many(ctx, other, 2, P[CA].c, NULL,
+	    &one, NULL), CM_OK);
+	cm_ocsp_request_clear(&one);
+	cm_ocsp_validate_many(ctx, &req, der, len, other, 2, P[CA].c, NULL, NOW);
+	assert_not_built(other, 2, "other members");
+	/* the same members in another order */
+	members_of(other, ba, 2);
+	assert_int_equal(cm_ocsp_request_build_many(ctx, other, 2, P[CA].c, NULL,
+	    &one, NULL), CM_OK);
+	cm_ocsp_request_clear(&one);
+	cm_ocsp_validate_many(ctx, &req, der, len, other, 2, P[CA].c, NULL, NOW);
+	assert_not_built(other, 2, "another order");
+	/* more members */
+	members_of(other, abc, 3);
+	assert_int_equal(cm_ocsp_request_build_many(ctx, other, 3, P[CA].c, NULL,
+	    &one, NULL), CM_OK);
+	cm_ocsp_request_clear(&one);
+	cm_ocsp_validate_many(ctx, &req, der, len, other, 3, P[CA].c, NULL, NOW);
+	assert_not_built(other, 3, "more members");
+	/* fewer: one of the two */
+	cm_ocsp_validate_many(ctx, &req, der, len, m, 1, P[CA].c, NULL, NOW);
+	assert_not_built(m, 1, "the first alone");
+	cm_ocsp_validate_many(ctx, &req, der, len, &m[1], 1, P[CA].c, NULL, NOW);
+	assert_not_built(&m[1], 1, "the second alone");
+	/* fewer: the second marked as not asked about */
+	m[1].built = CM_ERR_INVALID;
+	snprintf(m[1].res.reason, sizeof(m[1].res.reason), "kept");
+	cm_ocsp_validate_many(ctx, &req, der, len, m, 2, P[CA].c, NULL, NOW);
+	assert_not_built(m, 2, "the second not built");
+	assert_string_equal(m[1].res.reason, "kept");
+	m[1].built = CM_OK;
+	/* another issuer: another CA, the CA's name with another key, none */
+	cm_ocsp_validate_many(ctx, &req, der, len, m, 2, P[OTHER_CA].c, NULL,
+	    NOW);
+	assert_not_built(m, 2, "another CA");
+	cm_ocsp_validate_many(ctx, &req, der, len, m, 2, P[FAKE_CA].c, NULL,
+	    NOW);
+	assert_not_built(m, 2, "the CA's name, another key");
+	cm_ocsp_validate_many(ctx, &req, der, len, m, 2, NULL, NULL, NOW);
+	assert_not_built(m, 2, "no issuer");
+	/* a request about one of them (cm_ocsp_request_build) */
+	assert_int_equal(cm_ocsp_request_build(ctx, P[LEAF].c, P[CA].c, NULL,
+	    &one, NULL), CM_OK);
+	cm_ocsp_validate_many(ctx, &one, der, len, m, 2, P[CA].c, NULL, NOW);
+	assert_not_built(m, 2, "a request about the first");
+	/* the two's cert_fp over the DER of a request about one */
+	copy = req;
+	copy.der = one.der;
+	copy.der_len = one.der_len;
+	cm_ocsp_validate_many(ctx, &copy, der, len, m, 2, P[CA].c, NULL, NOW);
+	assert_not_built(m, 2, "a request of one CertID");
+	cm_ocsp_request_clear(&one);
+	/* no request, no DER */
+	cm_ocsp_validate_many(ctx, NULL, der, len, m, 2, P[CA].c, NULL, NOW);
+	assert_not_built(m, 2, "no request");
+	copy = req;
+	copy.der = NULL;
+	cm_ocsp_validate_many(ctx, &copy, der, len, m, 2, P[CA].c, NULL, NOW);
+	assert_not_built(m, 2, "no DER");
+	/* and the right members still get the answer */
+	cm_ocsp_validate_many(ctx, &req, der, len, m, 2, P[CA].c, NULL, NOW);
+	assert_int_equal(m[0].res.status, CM_REV_GOOD);
+	assert_int_equal(m[1].res.status, CM_REV_GOOD);
+	free(der);
+	cm_ocsp_request_clear(&req);
+	cm_ocsp_ctx_free(ctx);
+}
+
 /* ---- fetch, against a real HTTP server thread -------------------------------- */
 
 struct srv {
@@ -1220,6 +1936,9 @@ main(void)
 		cmocka_unit_test(test_request),
 		cmocka_unit_test(test_verdict),
 		cmocka_unit_test(test_cache_threads),
+		cmocka_unit_test(test_many_build),
+		cmocka_unit_test(test_many_validate),
+		cmocka_unit_test(test_many_not_built),
 	};
 	const struct CMUnitTest fetch_tests[] = {
 		cmocka_unit_test(test_fetch),
