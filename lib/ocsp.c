@@ -576,11 +576,18 @@ cm_ocsp_request_build_many(struct cm_ocsp_ctx *ctx, struct cm_ocsp_member *m,
 		st = cm_err_set(&whole, CM_ERR_NOMEM, "ocsp request: out of memory");
 		goto out;
 	}
-	(void)issuer_x509(ctx, issuer, &ix, &first);
+	if (issuer_x509(ctx, issuer, &ix, &first) != CM_OK) {
+		for (i = 0; i < n; i++) {
+			m[i].built = CM_ERR_INVALID;
+			cm_ocsp_result_error(&m[i].res, "%s", first.msg);
+		}
+		st = cm_err_set(&whole, CM_ERR_INVALID, "%s", first.msg);
+		goto out;
+	}
 	for (i = 0; i < n; i++) {
 		/* step 0 first: no request asks about a pair that fails it */
-		m[i].built = ix == NULL ? first.code : step0(ctx, m[i].der,
-		    m[i].der_len, m[i].fp, ix, issuer->fp, &cx, &lerr);
+		m[i].built = step0(ctx, m[i].der, m[i].der_len, m[i].fp, ix,
+		    issuer->fp, &cx, &lerr);
 		if (m[i].built == CM_OK && !add_cert_id(req, cx, ix, opts->hash)) {
 			st = cm_err_set(&whole, CM_ERR_INTERNAL, "ocsp request: cannot "
 			    "build the CertID (%s)", ossl_reason());
@@ -592,10 +599,9 @@ cm_ocsp_request_build_many(struct cm_ocsp_ctx *ctx, struct cm_ocsp_member *m,
 			asked++;
 			continue;
 		}
-		if (ix != NULL && first.code == CM_OK)
+		if (first.code == CM_OK)
 			first = lerr;
-		cm_ocsp_result_error(&m[i].res, "%s", ix != NULL ? lerr.msg :
-		    first.msg);
+		cm_ocsp_result_error(&m[i].res, "%s", lerr.msg);
 	}
 	if (asked == 0) {
 		st = cm_err_set(&whole, CM_ERR_INVALID, "%s", n > 0 ? first.msg :

@@ -520,6 +520,7 @@ ocsp_round(struct engine *e, struct job **todo, size_t n, int several,
 		goto out;
 	}
 	if (several)
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): of pointers */
 		qsort(todo, n, sizeof(*todo), cmp_ask);
 	for (i = 0; i < n;) {
 		struct ask *a = &asks[na];
@@ -627,6 +628,7 @@ engine_check(struct engine *e, struct job *jobs, size_t n, int periodic,
 
 	if (n == 0)
 		goto out;
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): of pointers */
 	if ((todo = calloc(n, sizeof(*todo))) == NULL) {
 		rc = cm_err_set(err, CM_ERR_NOMEM, "out of memory");
 		goto out;
