@@ -10,14 +10,24 @@
  * same answer: that path skips step 0 and matches the request's CertID),
  * as a stapled response, and in Common Criteria mode (with a CRL hook),
  * with a shared context (the caches of decoded certificates and verified
- * signatures; the unit tests cover the paths without one).
+ * signatures; the unit tests cover the paths without one). It is also
+ * validated by cm_ocsp_validate_many (ocsp_int.h) as the answer to a
+ * request about two leaves of the CA at once (two CertIDs, made by
+ * cm_ocsp_request_build_many).
  * Besides crashes and leaks (ASan, UBSan) it checks what ocsp.h promises:
  * a failure is CM_REV_ERROR, never good or revoked; a reason is always one
- * line of UTF-8; an answer has a trust model, a responder and times.
+ * line of UTF-8; an answer has a trust model, a responder and times. Of
+ * the request about two it checks what ocsp_int.h promises: each member
+ * gets what cm_ocsp_validate says of it alone (with the same request),
+ * and ask_alone is 0 or 1, set exactly where the responder refused the
+ * request (malformedRequest, unauthorized) or sent no SingleResponse for
+ * the member.
  *
  * Seeds: FUZZ_OCSP_SEEDS=DIR ./build-fuzz/fuzz_ocsp -runs=0 writes valid
  * responses (good, revoked, unknown; by the CA, the delegate and the
- * designated responder; with and without the nonce) into DIR:
+ * designated responder; with and without the nonce) into DIR, to the
+ * request about the leaf (seed-NN.der) and to the request about both
+ * leaves (multi-NN.der: two SingleResponses of mixed statuses):
  *   mkdir -p fuzz/corpus/ocsp && FUZZ_OCSP_SEEDS=fuzz/corpus/ocsp \
  *       ./build-fuzz/fuzz_ocsp -runs=0
  *   ./build-fuzz/fuzz_ocsp -max_total_time=60 fuzz/corpus/ocsp
@@ -33,6 +43,7 @@
 #include <openssl/x509v3.h>
 
 #include "certmon/ocsp.h"
+#include "ocsp_int.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -41,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define T2020 ((time_t)1577836800)
 #define T2040 ((time_t)2208988800)
 
-enum { CA, LEAF, DELEG, DESIG, N };
+enum { CA, LEAF, DELEG, DESIG, LEAF2, N };
 
 static X509 *X[N];
 static EVP_PKEY *K[N];
@@ -51,6 +62,11 @@ static struct cm_cert *trusted_v[1];
 static struct cm_ocsp_request req;      /* made by hand: step 0 runs */
 static struct cm_ocsp_request built;    /* by cm_ocsp_request_build */
 static struct cm_ocsp_ctx *ctx;
+/* the request about LEAF and LEAF2 (cm_ocsp_request_build_many), and its
+ * members as it left them (both asked about) */
+static struct cm_ocsp_request multi;
+static struct cm_ocsp_member members[2];
+static const int member_cert[2] = {LEAF, LEAF2};
 
 static EVP_PKEY *
 fixed_key(unsigned char tag)
@@ -155,11 +171,79 @@ write_seed(const char *dir, int signer, int status, int nonce, int n)
 	ASN1_TIME_free(nu);
 }
 
+/* Writes one valid response to the request about both leaves (seed)
+ * into dir: LEAF's status st0, LEAF2's st1. */
+static void
+write_multi_seed(const char *dir, int signer, int st0, int st1, int nonce,
+    int n)
+{
+	static const enum cm_rev_status want[] = {CM_REV_GOOD, CM_REV_REVOKED,
+	    CM_REV_UNKNOWN};
+	const int st[2] = {st0, st1};
+	OCSP_BASICRESP *bs = OCSP_BASICRESP_new();
+	ASN1_TIME *tu = ASN1_TIME_set(NULL, (time_t)(NOW - 3600));
+	ASN1_TIME *nu = ASN1_TIME_set(NULL, (time_t)(NOW + 86400));
+	OCSP_RESPONSE *rsp = NULL;
+	unsigned char *der = NULL;
+	char path[512];
+	FILE *f;
+	int len;
+
+	for (int i = 0; i < 2; i++) {
+		OCSP_CERTID *id = OCSP_cert_to_id(EVP_sha1(), X[member_cert[i]],
+		    X[CA]);
+
+		OCSP_basic_add1_status(bs, id, st[i], st[i] ==
+		    V_OCSP_CERTSTATUS_REVOKED ? 1 : 0, tu, tu, nu);
+		OCSP_CERTID_free(id);
+	}
+	if (nonce)
+		OCSP_basic_add1_nonce(bs, multi.nonce, (int)multi.nonce_len);
+	OCSP_basic_sign(bs, X[signer], K[signer], NULL, NULL,
+	    signer == CA ? OCSP_NOCERTS : 0);
+	rsp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs);
+	if (rsp != NULL && (len = i2d_OCSP_RESPONSE(rsp, &der)) > 0) {
+		struct cm_ocsp_member m[2];
+		struct cm_ocsp_opts o;
+
+		/* every seed is a valid answer about both */
+		memset(&o, 0, sizeof(o));
+		o.trusted = &trusted;
+		memcpy(m, members, sizeof(m));
+		cm_ocsp_validate_many(NULL, &multi, der, (size_t)len, m, 2, C[CA],
+		    &o, NOW);
+		for (int i = 0; i < 2; i++)
+			if (m[i].res.status != want[st[i]] || m[i].ask_alone ||
+			    m[i].res.trust_model != (signer == DESIG ?
+			    CM_OCSP_TRUST_RESPONDER : CM_OCSP_TRUST_DELEGATED)) {
+				fprintf(stderr, "multi seed %d, member %d: %s\n", n,
+				    i, m[i].res.reason);
+				abort();
+			}
+		snprintf(path, sizeof(path), "%s/multi-%02d.der", dir, n);
+		if ((f = fopen(path, "wb")) != NULL) {
+			fwrite(der, 1, (size_t)len, f);
+			fclose(f);
+		}
+	}
+	OPENSSL_free(der);
+	OCSP_RESPONSE_free(rsp);
+	OCSP_BASICRESP_free(bs);
+	ASN1_TIME_free(tu);
+	ASN1_TIME_free(nu);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	static const int signers[] = {CA, DELEG, DESIG};
+	static const int pairs[][2] = {
+		{V_OCSP_CERTSTATUS_GOOD, V_OCSP_CERTSTATUS_REVOKED},
+		{V_OCSP_CERTSTATUS_UNKNOWN, V_OCSP_CERTSTATUS_GOOD},
+		{V_OCSP_CERTSTATUS_REVOKED, V_OCSP_CERTSTATUS_UNKNOWN},
+	};
 	const char *seeds = getenv("FUZZ_OCSP_SEEDS");
-	int n = 0;
+	int n = 0, nm = 0;
 
 	(void)argc;
 	(void)argv;
@@ -173,6 +257,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	    "extendedKeyUsage", "OCSPSigning");
 	X[DESIG] = mint("Fuzz Designated", 3, K[DESIG], NULL, K[DESIG],
 	    "extendedKeyUsage", "OCSPSigning");
+	X[LEAF2] = mint("Fuzz Leaf 2", 0x1002, K[LEAF2], X[CA], K[CA], NULL,
+	    NULL);
 	for (int i = 0; i < N; i++)
 		C[i] = to_cm(X[i]);
 	trusted_v[0] = C[DESIG];
@@ -189,14 +275,25 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	    CM_OK || built.nonce_len != req.nonce_len)
 		abort();
 	memcpy(built.nonce, req.nonce, req.nonce_len);
-	if (seeds != NULL)
-		for (int s = CA; s < N; s++) {
-			if (s == LEAF)
-				continue;
-			for (int st = 0; st < 3; st++)
-				for (int nonce = 0; nonce < 2; nonce++)
-					write_seed(seeds, s, st, nonce, n++);
-		}
+	/* the request about both leaves (nonce fixed too) */
+	for (int i = 0; i < 2; i++) {
+		members[i].der = C[member_cert[i]]->der;
+		members[i].der_len = C[member_cert[i]]->der_len;
+		members[i].fp = C[member_cert[i]]->fp;
+	}
+	if (cm_ocsp_request_build_many(ctx, members, 2, C[CA], NULL, &multi,
+	    NULL) != CM_OK || members[0].built != CM_OK ||
+	    members[1].built != CM_OK || multi.nonce_len != req.nonce_len)
+		abort();
+	memcpy(multi.nonce, req.nonce, req.nonce_len);
+	for (size_t s = 0; seeds != NULL && s < sizeof(signers) /
+	    sizeof(signers[0]); s++)
+		for (int st = 0; st < 3; st++)
+			for (int nonce = 0; nonce < 2; nonce++) {
+				write_seed(seeds, signers[s], st, nonce, n++);
+				write_multi_seed(seeds, signers[s], pairs[st][0],
+				    pairs[st][1], nonce, nm++);
+			}
 	return 0;
 }
 
@@ -260,6 +357,62 @@ crl_hook(const struct cm_cert *responder, const struct cm_cert *issuer,
 	return responder->serial_hex[0] == '2' ? CM_REV_GOOD : CM_REV_REVOKED;
 }
 
+/* Whether reason says step 1 found the request refused or no answer
+ * about the member (a prefix: what follows may come from the input). */
+static int
+says_ask_alone(const char *reason)
+{
+	static const char *const prefix[] = {
+		"step 1 response: the responder answered malformedRequest (1)",
+		"step 1 response: the responder answered unauthorized (6)",
+		"step 1 response: no SingleResponse",
+	};
+
+	for (size_t i = 0; i < sizeof(prefix) / sizeof(prefix[0]); i++)
+		if (strncmp(reason, prefix[i], strlen(prefix[i])) == 0)
+			return 1;
+	return 0;
+}
+
+/* The input as the answer to the request about both leaves. */
+static void
+check_many(const uint8_t *data, size_t size, const struct cm_ocsp_opts *o)
+{
+	struct cm_ocsp_member m[2];
+	struct cm_ocsp_result alone;
+
+	memcpy(m, members, sizeof(m));
+	cm_ocsp_validate_many(ctx, &multi, data, size, m, 2, C[CA], o, NOW);
+	for (int i = 0; i < 2; i++) {
+		const struct cm_ocsp_result *r = &m[i].res;
+
+		if (m[i].built != CM_OK)
+			abort();
+		/* a non-empty line; good/revoked/unknown only with an
+		 * accepted signer */
+		check_result(r);
+		if (m[i].ask_alone != 0 && m[i].ask_alone != 1)
+			abort();
+		if (m[i].ask_alone != says_ask_alone(r->reason))
+			abort();
+		if (m[i].ask_alone && r->status != CM_REV_ERROR)
+			abort();
+		/* what validating the member alone says */
+		cm_ocsp_validate(ctx, &multi, data, size, C[member_cert[i]], C[CA],
+		    o, NOW, &alone);
+		if (alone.status != r->status ||
+		    alone.trust_model != r->trust_model ||
+		    strcmp(alone.reason, r->reason) != 0 ||
+		    alone.this_update != r->this_update ||
+		    alone.next_update != r->next_update ||
+		    alone.produced_at != r->produced_at ||
+		    alone.revocation_time != r->revocation_time ||
+		    strcmp(alone.revocation_reason, r->revocation_reason) != 0 ||
+		    strcmp(alone.responder, r->responder) != 0)
+			abort();
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -274,6 +427,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cm_ocsp_validate(ctx, &built, data, size, C[LEAF], C[CA], &o, NOW, &rb);
 	if (rb.status != r.status || strcmp(rb.reason, r.reason) != 0)
 		abort();
+	check_many(data, size, &o);
 	cm_ocsp_validate(ctx, NULL, data, size, C[LEAF], C[CA], &o, NOW, &r);
 	check_result(&r);
 	o.common_criteria = 1;
@@ -281,5 +435,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.crl_check = crl_hook;
 	cm_ocsp_validate(ctx, &req, data, size, C[LEAF], C[CA], &o, NOW, &r);
 	check_result(&r);
+	check_many(data, size, &o);
 	return 0;
 }

@@ -19,7 +19,8 @@ echo "fuzz/corpus/cert: $(ls fuzz/corpus/cert | wc -l) seeds"
 
 # fuzz_ocsp: valid responses (good, revoked, unknown; by the CA, a delegate,
 # a designated responder; with and without the nonce), written by the target
-# itself from its fixed in-process PKI.
+# itself from its fixed in-process PKI: seed-NN.der answer the request about
+# one leaf, multi-NN.der the request about two (two CertIDs, mixed statuses).
 if [ -x fuzz/build/fuzz_ocsp ]; then
 	mkdir -p fuzz/corpus/ocsp
 	FUZZ_OCSP_SEEDS=fuzz/corpus/ocsp fuzz/build/fuzz_ocsp -runs=0 >/dev/null 2>&1
