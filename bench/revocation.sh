@@ -308,7 +308,7 @@ if [ -n "${PERF_DIR:-}" ]; then
 		# where the samples fall: the first phase (function) found on
 		# each sample's stack, then the first of the listed callees
 		perf script -i "$PERF_DIR/$kind.data" 2> /dev/null | python3 -c "$PHASES" \
-			cm_ocsp_request_build_der,cm_ocsp_validate_der,cm_fetch_many,record_job,job_cert,item_cert,load_items,print_report_json \
+			cm_ocsp_request_build_many,cm_ocsp_validate_many,cm_fetch_many,record_job,job_cert,item_cert,load_items,print_report_json \
 			decode,X509_verify,EVP_DigestVerifyFinal,ASN1_item_unpack,cm_cert_from_der,sqlite3_prepare_v2,sqlite3_step \
 			> "$PERF_DIR/$kind.phases.txt" || true
 		log "perf: $PERF_DIR/$kind.data, summaries in $PERF_DIR/$kind.txt and $kind.phases.txt"
