@@ -48,43 +48,10 @@ case $N in ''|*[!0-9]*) echo "monitor.sh: N must be a number" >&2; exit 2;; esac
 [ -x /usr/bin/time ] || { echo "monitor.sh: needs GNU time: apt-get install time" >&2; exit 1; }
 "$PY" -c 'import aiosmtpd' 2> /dev/null || { echo "monitor.sh: needs $PY with aiosmtpd (python3-aiosmtpd)" >&2; exit 1; }
 
-log() { printf '%s\n' "$*" >&2; }
-
-CLEANUP=()
-PIDS=()
-cleanup() {
-	local p d
-	for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null || true; done
-	for p in "${PIDS[@]}"; do wait "$p" 2> /dev/null || true; done
-	for d in "${CLEANUP[@]}"; do rm -rf -- "$d"; done
-}
-trap cleanup EXIT
-
-# --- build -----------------------------------------------------------------
-make -s -C "$BENCH" >&2
-if [ -z "${CERTMON:-}" ]; then
-	make -s -C "$ROOT" build/certmon >&2
-	CERTMON=$ROOT/build/certmon
-fi
-if [ -n "${WORK_DIR:-}" ]; then
-	mkdir -p "$WORK_DIR"
-	WORK=$(mktemp -d "$WORK_DIR/mon.XXXXXX")
-else
-	WORK=$(mktemp -d "${TMPDIR:-/tmp}/certmon-mon.XXXXXX")
-fi
-CLEANUP+=("$WORK")
-cp "$CERTMON" "$WORK/certmon"
-CM=$WORK/certmon
-if [ -n "${CERTMON_REV:-}" ]; then
-	REV=$CERTMON_REV
-elif [ "$CERTMON" = "$ROOT/build/certmon" ]; then
-	REV=$(git -C "$ROOT" rev-parse --short HEAD 2> /dev/null || echo unknown)
-	if [ -n "$(git -C "$ROOT" status --porcelain -- lib cli include 2> /dev/null)" ]; then
-		REV="$REV + uncommitted changes in lib/cli/include"
-	fi
-else
-	REV=$CERTMON
-fi
+NAME=monitor.sh
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
+bench_certmon mon
 
 # --- fixtures (as bench/import.sh) -----------------------------------------
 if [ -n "${BENCH_DIR:-}" ]; then
@@ -106,8 +73,7 @@ else
 fi
 
 # --- the SMTP server ---------------------------------------------------------
-PORT=$(python3 -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 MAILDIR=$WORK/mail
 "$PY" "$ROOT/tests/system/smtpd.py" --port "$PORT" --maildir "$MAILDIR" \
 	< /dev/null > "$WORK/smtpd.log" 2>&1 &
@@ -115,7 +81,8 @@ SMTPD=$!
 PIDS+=("$SMTPD")
 for _ in $(seq 1 300); do ss -ltnH "sport = :$PORT" | grep -q . && break; sleep 0.05; done
 ss -ltnH "sport = :$PORT" | grep -q . || { log "monitor.sh: smtpd does not listen"; cat "$WORK/smtpd.log" >&2; exit 1; }
-smtpd_cpu() {
+PEERS=smtpd
+peer_cpu() {
 	awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$SMTPD/stat"
 }
 messages() { find "$MAILDIR" -maxdepth 1 -name '[0-9]*.json' | wc -l; }
@@ -132,39 +99,8 @@ IMPORT_S=$(awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) /
 	--from certmon@example.com > /dev/null
 DB_MB=$(du -k "$BASE"* | awk '{ s += $1 } END { printf "%.0f", s / 1024 }')
 log "imported in $IMPORT_S s; store $DB_MB MB"
-copy_db() {
-	local f
-	rm -f -- "$2" "$2"-wal "$2"-shm "$2"-journal
-	for f in "$1" "$1"-wal "$1"-shm; do
-		[ -e "$f" ] && cp -- "$f" "$2${f#"$1"}"
-	done
-	return 0
-}
 
 # --- measuring -------------------------------------------------------------
-# measure NAME CMD...: stdout to $MOUT; appends "wall_s rss_kb cpu_s load1
-# user_s sys_s smtpd_cpu_s" to $WORK/NAME.runs
-MOUT=/dev/null
-measure() {
-	local name=$1; shift
-	local tf=$WORK/time.out t0 t1 wall load s0 s1
-	load=$(cut -d' ' -f1 /proc/loadavg)
-	s0=$(smtpd_cpu)
-	t0=$(date +%s%N)
-	if ! /usr/bin/time -f '%e %U %S %M' -o "$tf" "$@" > "$MOUT" 2> "$WORK/$name.err"; then
-		log "monitor.sh: FAILED ($name): $*"
-		tail -n 20 "$WORK/$name.err" >&2
-		exit 1
-	fi
-	t1=$(date +%s%N)
-	s1=$(smtpd_cpu)
-	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
-	tail -n 1 "$tf" | awk -v w="$wall" -v l="$load" -v s="$(awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%.2f", b - a }')" \
-		'{ printf "%s %d %.2f %s %.2f %.2f %s\n", w, $4, $2 + $3, l, $2, $3, s }' \
-		>> "$WORK/$name.runs"
-	log "  $name: ${wall} s wall, $(tail -n 1 "$WORK/$name.runs" | cut -d' ' -f3) s CPU," \
-		"peak RSS $(( $(tail -n 1 "$WORK/$name.runs" | cut -d' ' -f2) / 1024 )) MB (load before: $load)"
-}
 
 # summary FILE: "notified expiring critical expired mail alarms"
 summary() {
@@ -230,17 +166,8 @@ if [ -n "${PERF_DIR:-}" ]; then
 fi
 
 # --- report ----------------------------------------------------------------
-median() {
-	awk -v c="$1" '{ print $c }' "$2" | sort -g | awk '
-		{ a[NR] = $1 }
-		END { if (NR % 2) print a[(NR + 1) / 2];
-		      else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
-median_row() { sort -g -k "$1,$1" "$2" | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'; }
-runs() { awk -v c="${2:-1}" '{ printf "%s%s", sep, $c; sep = ", " }' "$1"; }
 mb() { median 2 "$WORK/$1.runs" | awk '{ printf "%.0f", $1 / 1024 }'; }
 split() { median_row 3 "$WORK/$1.runs" | awk '{ printf "%s + %s", $5, $6 }'; }
-verdict_lt() { awk -v v="$1" -v lim="$2" 'BEGIN { print (v + 0 < lim + 0) ? "PASS" : "FAIL" }'; }
 
 RW=$(median 1 "$WORK/run.runs"); RC=$(median 3 "$WORK/run.runs")
 DW=$(median 1 "$WORK/dry.runs"); DC=$(median 3 "$WORK/dry.runs")

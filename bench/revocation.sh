@@ -61,49 +61,12 @@ case $N in ''|*[!0-9]*) echo "revocation.sh: N must be a number" >&2; exit 2;; e
 [ -x /usr/bin/time ] || { echo "revocation.sh: needs GNU time: apt-get install time" >&2; exit 1; }
 command -v ss > /dev/null || { echo "revocation.sh: needs ss (iproute2)" >&2; exit 1; }
 
-log() { printf '%s\n' "$*" >&2; }
-
-CLEANUP=()
-PIDS=()
-cleanup() {
-	local p d
-	for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null || true; done
-	for p in "${PIDS[@]}"; do wait "$p" 2> /dev/null || true; done
-	for d in "${CLEANUP[@]}"; do rm -rf -- "$d"; done
-}
-trap cleanup EXIT
-
-# --- build -----------------------------------------------------------------
-make -s -C "$BENCH" >&2
-if [ -z "${CERTMON:-}" ]; then
-	make -s -C "$ROOT" build/certmon >&2
-	CERTMON=$ROOT/build/certmon
-fi
-if [ -n "${WORK_DIR:-}" ]; then
-	mkdir -p "$WORK_DIR"
-	WORK=$(mktemp -d "$WORK_DIR/rev.XXXXXX")
-else
-	WORK=$(mktemp -d "${TMPDIR:-/tmp}/certmon-rev.XXXXXX")
-fi
-CLEANUP+=("$WORK")
-cp "$CERTMON" "$WORK/certmon"
-CM=$WORK/certmon
-if [ -n "${CERTMON_REV:-}" ]; then
-	REV=$CERTMON_REV
-elif [ "$CERTMON" = "$ROOT/build/certmon" ]; then
-	REV=$(git -C "$ROOT" rev-parse --short HEAD 2> /dev/null || echo unknown)
-	if [ -n "$(git -C "$ROOT" status --porcelain -- lib cli include 2> /dev/null)" ]; then
-		REV="$REV + uncommitted changes in lib/cli/include"
-	fi
-else
-	REV=$CERTMON
-fi
+NAME=revocation.sh
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
+bench_certmon rev
 
 # --- the PKI and the responders --------------------------------------------
-free_port() {
-	python3 -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 listening() { ss -ltnH "sport = :$1" | grep -q .; }
 
 PORTS=()
@@ -135,8 +98,9 @@ for p in "${PORTS[@]}"; do
 done
 log "$RESPONDERS responders on ports ${PORTS[*]}"
 
-# responders_cpu: user + system seconds of all responders so far
-responders_cpu() {
+# peer_cpu: user + system seconds of all responders so far (measure)
+PEERS=responders
+peer_cpu() {
 	local pid t=0
 	for pid in "${RPIDS[@]}"; do
 		t=$(( t + $(awk '{ print $14 + $15 }' "/proc/$pid/stat") ))
@@ -152,14 +116,6 @@ BASE=$WORK/base.db
 "$CM" --db "$BASE" cert upload --unit leaves "$PKI/certs" > /dev/null
 "$CM" --db "$BASE" revocation set --ocsp on --uri-source cert --check on \
 	--every 24h --trust-unit trust > /dev/null
-copy_db() {
-	local f
-	rm -f -- "$2" "$2"-wal "$2"-shm "$2"-journal
-	for f in "$1" "$1"-wal "$1"-shm; do
-		[ -e "$f" ] && cp -- "$f" "$2${f#"$1"}"
-	done
-	return 0
-}
 
 # --- samples ---------------------------------------------------------------
 # the openssl-loop sample and the capture set: evenly spread over the leaves
@@ -185,31 +141,6 @@ NCAPTURED=$(find "$WORK/resp" -name '*.der' | wc -l)
 log "captured $NCAPTURED responses"
 
 # --- measuring -------------------------------------------------------------
-# measure NAME CMD...: runs CMD (stdout to $MOUT, default /dev/null; stderr
-# to $WORK/NAME.err), appends "wall_s rss_kb cpu_s load1_before user_s
-# sys_s responders_cpu_s" to $WORK/NAME.runs
-MOUT=/dev/null
-measure() {
-	local name=$1; shift
-	local tf=$WORK/time.out t0 t1 wall load r0 r1 rcpu
-	load=$(cut -d' ' -f1 /proc/loadavg)
-	r0=$(responders_cpu)
-	t0=$(date +%s%N)
-	if ! /usr/bin/time -f '%e %U %S %M' -o "$tf" "$@" > "$MOUT" 2> "$WORK/$name.err"; then
-		log "revocation.sh: FAILED ($name): $*"
-		tail -n 20 "$WORK/$name.err" >&2
-		exit 1
-	fi
-	t1=$(date +%s%N)
-	r1=$(responders_cpu)
-	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
-	rcpu=$(awk -v a="$r0" -v b="$r1" 'BEGIN { printf "%.2f", b - a }')
-	tail -n 1 "$tf" | awk -v w="$wall" -v l="$load" -v r="$rcpu" \
-		'{ printf "%s %d %.2f %s %.2f %.2f %s\n", w, $4, $2 + $3, l, $2, $3, r }' \
-		>> "$WORK/$name.runs"
-	log "  $name: ${wall} s wall, $(tail -n 1 "$WORK/$name.runs" | cut -d' ' -f3) s CPU" \
-		"(responders: $rcpu s), peak RSS $(( $(tail -n 1 "$WORK/$name.runs" | cut -d' ' -f2) / 1024 )) MB (load before: $load)"
-}
 
 # check_run FILE WANT_CHECKED WANT_CACHED MIN_REQUESTS [MAX_REQUESTS]: the
 # run's JSON says what it should (every check good)
@@ -317,18 +248,6 @@ fi
 REQS=$(cat "$WORK"/ocsp-*.log | grep -c 'Received request' || true)
 
 # --- report ----------------------------------------------------------------
-# median COLUMN FILE
-median() {
-	awk -v c="$1" '{ print $c }' "$2" | sort -g | awk '
-		{ a[NR] = $1 }
-		END { if (NR % 2) print a[(NR + 1) / 2];
-		      else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
-# median_row COLUMN FILE: the whole row of the run whose COLUMN is the
-# median (the lower middle one for an even count)
-median_row() { sort -g -k "$1,$1" "$2" | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'; }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
-runs() { awk -v c="${2:-1}" '{ printf "%s%s", sep, $c; sep = ", " }' "$WORK/$1.runs"; }
 
 FV=$(median 1 "$WORK/floor_verify.runs"); FV90=$(median 2 "$WORK/floor_verify.runs"); FVC=$(median 3 "$WORK/floor_verify.runs")
 FD=$(median 1 "$WORK/floor_d2i.runs"); FD90=$(median 2 "$WORK/floor_d2i.runs"); FDC=$(median 3 "$WORK/floor_d2i.runs")
@@ -347,8 +266,6 @@ R_FLOOR=$(calc '%.2f' "$U_US / $FV")
 R_D2I=$(calc '%.2f' "$U_US / $FD")
 U_WALL_US=$(calc '%.0f' "$UW / $NCHECK * 1e6")
 L_US=$(calc '%.0f' "$LW / $NSAMPLE * 1e6")
-verdict_le() { awk -v v="$1" -v lim="$2" 'BEGIN { print (v + 0 <= lim + 0) ? "PASS" : "FAIL" }'; }
-verdict_lt() { awk -v v="$1" -v lim="$2" 'BEGIN { print (v + 0 < lim + 0) ? "PASS" : "FAIL" }'; }
 
 cat <<EOF
 
@@ -367,11 +284,11 @@ cat <<EOF
 | CPU per uncached check ≤ 2× the floor (\`OCSP_basic_verify\` alone) | $U_US µs = ${R_FLOOR}× $FV µs | $(verdict_le "$R_FLOOR" 2) |
 | a fully cached run of $NCHECK < 0.2 s | $CW s wall ($CC s CPU) | $(verdict_lt "$CW" 0.2) |
 
-Runs (wall s): uncached: $(runs uncached); cached: $(runs cached); openssl loop: $(runs loop).
-Runs (certmon CPU s): uncached: $(runs uncached 3); cached: $(runs cached 3); responders during the uncached runs: $(runs uncached 7).
-Floor medians per run (µs): verify $(runs floor_verify); d2i + verify $(runs floor_d2i).
+Runs (wall s): uncached: $(runs "$WORK/uncached.runs"); cached: $(runs "$WORK/cached.runs"); openssl loop: $(runs "$WORK/loop.runs").
+Runs (certmon CPU s): uncached: $(runs "$WORK/uncached.runs" 3); cached: $(runs "$WORK/cached.runs" 3); responders during the uncached runs: $(runs "$WORK/uncached.runs" 7).
+Floor medians per run (µs): verify $(runs "$WORK/floor_verify.runs"); d2i + verify $(runs "$WORK/floor_d2i.runs").
 Per certificate, certmon's uncached run takes $U_WALL_US µs of wall time against $L_US µs for the shell loop ($(calc '%.0f' "$L_US / $U_WALL_US")×).
 Requests logged by the responders over the whole script: $REQS (captures and loops included).
 Medians per column; the user + sys split is that of the run with the median CPU.
-Load average (1/5/15 min) at the start: $LOAD_START; at the end: $LOAD_END; before each run: uncached $(runs uncached 4); cached $(runs cached 4).
+Load average (1/5/15 min) at the start: $LOAD_START; at the end: $LOAD_END; before each run: uncached $(runs "$WORK/uncached.runs" 4); cached $(runs "$WORK/cached.runs" 4).
 EOF
