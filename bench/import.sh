@@ -32,47 +32,14 @@ ROOT=$(cd "$BENCH/.." && pwd)
 case $N in ''|*[!0-9]*) echo "import.sh: N must be a number" >&2; exit 2;; esac
 [ -x /usr/bin/time ] || { echo "import.sh: needs GNU time: apt-get install time" >&2; exit 1; }
 
-log() { printf '%s\n' "$*" >&2; }
-
-CLEANUP=()
-cleanup() { local d; for d in "${CLEANUP[@]}"; do rm -rf -- "$d"; done; }
-trap cleanup EXIT
-
-# --- build -----------------------------------------------------------------
-make -s -C "$BENCH" >&2
-if [ -z "${CERTMON:-}" ]; then
-	make -s -C "$ROOT" build/certmon >&2
-	CERTMON=$ROOT/build/certmon
-fi
-MINT=$BENCH/build/mint
+NAME=import.sh
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
+bench_certmon import
 FLOOR=$BENCH/build/floor
 
 # --- fixtures --------------------------------------------------------------
-if [ -n "${BENCH_DIR:-}" ]; then
-	mkdir -p "$BENCH_DIR"
-	FIX=$(cd "$BENCH_DIR" && pwd)/n$N
-else
-	FIX=$(mktemp -d "${TMPDIR:-/tmp}/certmon-bench.XXXXXX")/n$N
-	CLEANUP+=("$(dirname "$FIX")")
-fi
-CERTS=$FIX/certs
-if [ -f "$FIX/.complete" ] && [ "$(find "$CERTS" -maxdepth 1 -type f | wc -l)" -eq "$N" ]; then
-	log "reusing $N certificates in $CERTS (minted $(cat "$FIX/.complete"))"
-else
-	rm -rf -- "$FIX"
-	mkdir -p "$FIX"
-	log "minting $N certificates into $CERTS ..."
-	"$MINT" "$CERTS" "$N" --threads "$THREADS" --ca-dir "$FIX" >&2
-	date -u +%Y-%m-%dT%H:%M:%SZ > "$FIX/.complete"
-fi
-
-if [ -n "${WORK_DIR:-}" ]; then
-	mkdir -p "$WORK_DIR"
-	WORK=$(mktemp -d "$WORK_DIR/run.XXXXXX")
-else
-	WORK=$(mktemp -d "${TMPDIR:-/tmp}/certmon-bench-work.XXXXXX")
-fi
-CLEANUP+=("$WORK")
+bench_fixtures
 
 # the openssl-loop sample: every (N/SAMPLE)-th file, spread over the set
 find "$CERTS" -maxdepth 1 -type f -name '*.pem' | sort > "$WORK/all.txt"
@@ -80,36 +47,6 @@ step=$(( N / SAMPLE )); [ "$step" -ge 1 ] || step=1
 awk -v s="$step" -v m="$SAMPLE" '(NR - 1) % s == 0 && c < m { print; c++ }' \
 	"$WORK/all.txt" > "$WORK/sample.txt"
 NSAMPLE=$(wc -l < "$WORK/sample.txt")
-
-# --- measuring -------------------------------------------------------------
-# measure NAME CMD...: runs CMD (stdout to $MOUT, default /dev/null; stderr
-# to $WORK/NAME.err), appends "wall_s rss_kb cpu_s load1_before" to
-# $WORK/NAME.runs (cpu = user + system time of CMD and its children).
-MOUT=/dev/null
-measure() {
-	local name=$1; shift
-	local tf=$WORK/time.out t0 t1 wall rss cpu load
-	load=$(cut -d' ' -f1 /proc/loadavg)
-	t0=$(date +%s%N)
-	if ! /usr/bin/time -f '%U %S %M' -o "$tf" "$@" > "$MOUT" 2> "$WORK/$name.err"; then
-		log "import.sh: FAILED ($name): $*"
-		tail -n 20 "$WORK/$name.err" >&2
-		exit 1
-	fi
-	t1=$(date +%s%N)
-	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
-	read -r cpu rss < <(tail -n 1 "$tf" | awk '{ printf "%.2f %d\n", $1 + $2, $3 }')
-	echo "$wall $rss $cpu $load" >> "$WORK/$name.runs"
-	log "  $name: ${wall} s wall, ${cpu} s CPU, peak RSS $(( rss / 1024 )) MB (load before: $load)"
-}
-
-# median COLUMN FILE
-median() {
-	awk -v c="$1" '{ print $c }' "$2" | sort -g | awk '
-		{ a[NR] = $1 }
-		END { if (NR % 2) print a[(NR + 1) / 2];
-		      else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
 
 openssl_loop() {
 	local f
@@ -133,7 +70,7 @@ print(len(d))' < "$1"
 	fi
 }
 
-log "certmon: $CERTMON; store in $WORK; $REPS repetitions"
+log "certmon: $CERTMON ($REV); store in $WORK; $REPS repetitions"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 for rep in $(seq 1 "$REPS"); do
 	log "repetition $rep/$REPS"
@@ -144,9 +81,9 @@ for rep in $(seq 1 "$REPS"); do
 
 	db=$WORK/rep$rep.db
 	rm -f -- "$db" "$db"-wal "$db"-shm "$db"-journal
-	"$CERTMON" --db "$db" unit add bench --trust > /dev/null
-	measure import "$CERTMON" --db "$db" cert upload --unit bench "$CERTS"
-	measure list "$CERTMON" --db "$db" cert list --json
+	"$CM" --db "$db" unit add bench --trust > /dev/null
+	measure import "$CM" --db "$db" cert upload --unit bench "$CERTS"
+	measure list "$CM" --db "$db" cert list --json
 
 	measure loop bash -c 'openssl_loop "$1"' _ "$WORK/sample.txt"
 	if [ "$rep" -lt "$REPS" ]; then
@@ -155,7 +92,7 @@ for rep in $(seq 1 "$REPS"); do
 done
 
 # check what the store holds (untimed)
-MOUT=$WORK/list.json measure listcheck "$CERTMON" --db "$db" cert list --json
+MOUT=$WORK/list.json measure listcheck "$CM" --db "$db" cert list --json
 COUNT=$(count_json "$WORK/list.json")
 DB_MB=$(du -k "$db"* | awk '{ s += $1 } END { printf "%.1f", s / 1024 }')
 [ "$COUNT" -eq "$N" ] || log "WARNING: the store lists $COUNT certificates, expected $N"
@@ -170,15 +107,12 @@ mc() { median 3 "$WORK/$1.runs"; }
 cus() { awk -v t="$(mc "$1")" -v n="$2" 'BEGIN { printf "%.0f", t / n * 1e6 }'; }
 rate() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", n / t }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-runs() { awk '{ printf "%s%s", sep, $1; sep = ", " }' "$WORK/$1.runs"; }
 
 F1=$(mw floor1); F2=$(mw floor2); FC=$(mw floor2ctx); FP=$(mw floor2proc)
 IM=$(mw import); LI=$(mw list); LO=$(mw loop)
 LOOP_US=$(awk -v t="$LO" -v n="$NSAMPLE" 'BEGIN { printf "%.0f", t / n * 1e6 }')
 R_CTX=$(ratio "$IM" "$FC"); R_2=$(ratio "$IM" "$F2")
 IM_RSS=$(mr import); LI_RSS=$(mr list)
-verdict() { awk -v v="$1" -v lim="$2" 'BEGIN { print (v + 0 <= lim + 0) ? "PASS" : "FAIL" }'; }
-verdict_lt() { awk -v v="$1" -v lim="$2" 'BEGIN { print (v + 0 < lim + 0) ? "PASS" : "FAIL" }'; }
 
 cat <<EOF
 
@@ -196,15 +130,15 @@ cat <<EOF
 
 | target | measured | verdict |
 |---|---|---|
-| import within 1.5× of the 2-core floor | ${R_CTX}× | $(verdict "$R_CTX" 1.5) |
-| import within 1.5× of the shared-context 2-thread floor | ${R_2}× | $(verdict "$R_2" 1.5) |
+| import within 1.5× of the 2-core floor | ${R_CTX}× | $(verdict_le "$R_CTX" 1.5) |
+| import within 1.5× of the shared-context 2-thread floor | ${R_2}× | $(verdict_le "$R_2" 1.5) |
 | list of $N < 1 s | $LI s | $(verdict_lt "$LI" 1) |
 | peak RSS < 200 MB (import) | $IM_RSS MB | $(verdict_lt "$IM_RSS" 200) |
 | peak RSS < 200 MB (list) | $LI_RSS MB | $(verdict_lt "$LI_RSS" 200) |
 
-Runs (wall s): floor 1 thread: $(runs floor1); floor $THREADS threads: $(runs floor2);
-floor $THREADS threads, libctx per thread: $(runs floor2ctx); floor $THREADS processes: $(runs floor2proc);
-import: $(runs import); list: $(runs list); openssl loop: $(runs loop).
+Runs (wall s): floor 1 thread: $(runs "$WORK/floor1.runs"); floor $THREADS threads: $(runs "$WORK/floor2.runs");
+floor $THREADS threads, libctx per thread: $(runs "$WORK/floor2ctx.runs"); floor $THREADS processes: $(runs "$WORK/floor2proc.runs");
+import: $(runs "$WORK/import.runs"); list: $(runs "$WORK/list.runs"); openssl loop: $(runs "$WORK/loop.runs").
 Store after import: $COUNT certificates listed, $DB_MB MB on disk (with WAL).
 Files in the page cache (warm) for every contender. Load average (1/5/15 min) at the start: $LOAD_START; at the end: $LOAD_END.
 Medians per column (wall, CPU and RSS medians are taken separately).

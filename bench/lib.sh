@@ -1,8 +1,8 @@
 # bench/lib.sh - what the benchmark scripts share: messages, the cleanup of
 # work directories and child processes, the certmon binary under test and
 # its name in the report, copying a store, timing a command, and the
-# medians of the report. Sourced (bash) by bench/monitor.sh and
-# bench/revocation.sh after they set
+# medians of the report. Sourced (bash) by bench/import.sh,
+# bench/monitor.sh and bench/revocation.sh after they set
 #   NAME   the script's name, for messages ("monitor.sh")
 #   BENCH  the bench/ directory, ROOT the repository
 # and before anything is started (it sets the EXIT trap).
@@ -53,6 +53,30 @@ bench_certmon() {
 	fi
 }
 
+# bench_fixtures: N distinct certificates (bench/mint, THREADS threads)
+# in CERTS, inside FIX: BENCH_DIR/nN when BENCH_DIR is set (kept, and
+# reused by later runs with the same N), else a temporary directory
+# removed at exit.
+bench_fixtures() {
+	if [ -n "${BENCH_DIR:-}" ]; then
+		mkdir -p "$BENCH_DIR"
+		FIX=$(cd "$BENCH_DIR" && pwd)/n$N
+	else
+		FIX=$(mktemp -d "${TMPDIR:-/tmp}/certmon-bench.XXXXXX")/n$N
+		CLEANUP+=("$(dirname "$FIX")")
+	fi
+	CERTS=$FIX/certs
+	if [ -f "$FIX/.complete" ] && [ "$(find "$CERTS" -maxdepth 1 -type f | wc -l)" -eq "$N" ]; then
+		log "reusing $N certificates in $CERTS (minted $(cat "$FIX/.complete"))"
+	else
+		rm -rf -- "$FIX"
+		mkdir -p "$FIX"
+		log "minting $N certificates into $CERTS ..."
+		"$BENCH/build/mint" "$CERTS" "$N" --threads "$THREADS" --ca-dir "$FIX" >&2
+		date -u +%Y-%m-%dT%H:%M:%SZ > "$FIX/.complete"
+	fi
+}
+
 # copy_db SRC DST: the SQLite store SRC (with its -wal and -shm) as DST
 copy_db() {
 	local f
@@ -70,10 +94,12 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 
 # measure NAME CMD...: runs CMD (stdout to $MOUT, default /dev/null; stderr
 # to $WORK/NAME.err; a failure ends the script) and appends "wall_s rss_kb
-# cpu_s load1_before user_s sys_s peer_cpu_s" to $WORK/NAME.runs. The
-# script defines peer_cpu, the CPU seconds so far of the servers CMD talks
-# to, and PEERS, what to call them.
+# cpu_s load1_before user_s sys_s peer_cpu_s" to $WORK/NAME.runs. When
+# CMD talks to servers, the script sets PEERS to what to call them and
+# defines peer_cpu, their CPU seconds so far.
 MOUT=/dev/null
+PEERS=
+peer_cpu() { echo 0; }
 measure() {
 	local name=$1; shift
 	local tf=$WORK/time.out t0 t1 wall load p0 p1 pcpu
@@ -92,8 +118,9 @@ measure() {
 	tail -n 1 "$tf" | awk -v w="$wall" -v l="$load" -v p="$pcpu" \
 		'{ printf "%s %d %.2f %s %.2f %.2f %s\n", w, $4, $2 + $3, l, $2, $3, p }' \
 		>> "$WORK/$name.runs"
-	log "  $name: ${wall} s wall, $(tail -n 1 "$WORK/$name.runs" | cut -d' ' -f3) s CPU" \
-		"($PEERS: $pcpu s), peak RSS $(( $(tail -n 1 "$WORK/$name.runs" | cut -d' ' -f2) / 1024 )) MB (load before: $load)"
+	log "  $name: ${wall} s wall, $(tail -n 1 "$WORK/$name.runs" | cut -d' ' -f3) s" \
+		"CPU${PEERS:+ ($PEERS: $pcpu s)}, peak RSS" \
+		"$(( $(tail -n 1 "$WORK/$name.runs" | cut -d' ' -f2) / 1024 )) MB (load before: $load)"
 }
 
 # --- the report ---------------------------------------------------------------

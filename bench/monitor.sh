@@ -54,23 +54,7 @@ NAME=monitor.sh
 bench_certmon mon
 
 # --- fixtures (as bench/import.sh) -----------------------------------------
-if [ -n "${BENCH_DIR:-}" ]; then
-	mkdir -p "$BENCH_DIR"
-	FIX=$(cd "$BENCH_DIR" && pwd)/n$N
-else
-	FIX=$(mktemp -d "${TMPDIR:-/tmp}/certmon-bench.XXXXXX")/n$N
-	CLEANUP+=("$(dirname "$FIX")")
-fi
-CERTS=$FIX/certs
-if [ -f "$FIX/.complete" ] && [ "$(find "$CERTS" -maxdepth 1 -type f | wc -l)" -eq "$N" ]; then
-	log "reusing $N certificates in $CERTS (minted $(cat "$FIX/.complete"))"
-else
-	rm -rf -- "$FIX"
-	mkdir -p "$FIX"
-	log "minting $N certificates into $CERTS ..."
-	"$BENCH/build/mint" "$CERTS" "$N" --threads "$THREADS" --ca-dir "$FIX" >&2
-	date -u +%Y-%m-%dT%H:%M:%SZ > "$FIX/.complete"
-fi
+bench_fixtures
 
 # --- the SMTP server ---------------------------------------------------------
 PORT=$(free_port)
