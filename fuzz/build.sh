@@ -5,6 +5,7 @@
 #
 # Run one:  ./fuzz/build/fuzz_cert -max_total_time=60 fuzz/corpus/cert
 # (fuzz/seeds.sh makes the seed corpora; corpora are not committed).
+# The targets mint their test PKI with tests/unit/pki.h (hence -Itests/unit).
 # EXTRA_CFLAGS adds flags, e.g. EXTRA_CFLAGS=-DFUZZ_ORACLE_X509.
 set -euo pipefail
 
@@ -13,7 +14,7 @@ CC=${CC:-clang}
 OUT=${OUT:-fuzz/build}
 CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-	-Iinclude -Ilib ${EXTRA_CFLAGS:-}"
+	-Iinclude -Ilib -Itests/unit ${EXTRA_CFLAGS:-}"
 LIBS="$(pkg-config --cflags --libs openssl libcurl sqlite3 jansson) -lpthread"
 
 if [ $# -eq 0 ]; then

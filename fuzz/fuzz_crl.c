@@ -31,13 +31,14 @@
 #include <openssl/x509v3.h>
 
 #include "certmon/crl.h"
+#include "pki.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define NOW ((cm_time)1800000000)       /* 2027-01-15 */
-#define T2020 ((time_t)1577836800)
-#define T2040 ((time_t)2208988800)
+#define T2020 ((cm_time)1577836800)
+#define T2040 ((cm_time)2208988800)
 #define URL "http://crl.fuzz/ca.crl"
 
 enum { CA, LEAF, SUB, N };
@@ -45,64 +46,6 @@ enum { CA, LEAF, SUB, N };
 static X509 *X[N];
 static EVP_PKEY *K[N];
 static struct cm_cert *C[N];
-
-static EVP_PKEY *
-fixed_key(unsigned char tag)
-{
-	unsigned char seed[32];
-
-	memset(seed, tag, sizeof(seed));
-	return EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed,
-	    sizeof(seed));
-}
-
-static X509 *
-mint(const char *cn, long serial, EVP_PKEY *key, X509 *issuer,
-    EVP_PKEY *issuer_key, int ca)
-{
-	X509 *x = X509_new();
-	X509_NAME *n = X509_NAME_new();
-	X509V3_CTX v3;
-	X509_EXTENSION *e;
-
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
-	    (const unsigned char *)cn, -1, -1, 0);
-	X509_set_subject_name(x, n);
-	X509_set_issuer_name(x, issuer != NULL ? X509_get_subject_name(issuer) :
-	    n);
-	ASN1_TIME_set(X509_getm_notBefore(x), T2020);
-	ASN1_TIME_set(X509_getm_notAfter(x), T2040);
-	X509_set_pubkey(x, key);
-	X509V3_set_ctx(&v3, issuer != NULL ? issuer : x, x, NULL, NULL, 0);
-	if (ca) {
-		e = X509V3_EXT_nconf(NULL, &v3, "basicConstraints",
-		    "critical,CA:TRUE");
-		X509_add_ext(x, e, -1);
-		X509_EXTENSION_free(e);
-		e = X509V3_EXT_nconf(NULL, &v3, "keyUsage",
-		    "critical,keyCertSign,cRLSign");
-		X509_add_ext(x, e, -1);
-		X509_EXTENSION_free(e);
-	}
-	X509_sign(x, issuer_key, NULL);
-	X509_NAME_free(n);
-	return x;
-}
-
-static struct cm_cert *
-to_cm(X509 *x)
-{
-	unsigned char *der = NULL;
-	struct cm_cert *c = NULL;
-	int len = i2d_X509(x, &der);
-
-	if (len <= 0 || cm_cert_from_der(der, (size_t)len, &c, NULL) != CM_OK)
-		abort();
-	OPENSSL_free(der);
-	return c;
-}
 
 static void
 add_entry(X509_CRL *crl, long serial, int reason)
@@ -207,19 +150,24 @@ write_seed(const char *dir, int n, int entries, int number, int idp, int pem)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	static const char *const ca_ext[] = {"basicConstraints",
+	    "critical,CA:TRUE", "keyUsage", "critical,keyCertSign,cRLSign", NULL};
+	static const struct pki_cert spec[N] = {
+		[CA] = {NULL, "Fuzz CRL CA", 1, T2020, T2040, ca_ext, 0},
+		[LEAF] = {NULL, "Fuzz Leaf", 0x1001, T2020, T2040, NULL, 0},
+		[SUB] = {NULL, "Fuzz Sub CA", 0x2001, T2020, T2040, ca_ext, 0},
+	};
 	const char *seeds = getenv("FUZZ_CRL_SEEDS");
 	int n = 0;
 
 	(void)argc;
 	(void)argv;
+	/* the CA (self-signed) first: it issues the others */
 	for (int i = 0; i < N; i++)
-		if ((K[i] = fixed_key((unsigned char)(0x61 + i))) == NULL)
+		if ((K[i] = pki_fixed_key((unsigned char)(0x61 + i))) == NULL ||
+		    (X[i] = pki_mint(&spec[i], K[i], i == CA ? NULL : X[CA],
+		    K[CA])) == NULL || (C[i] = pki_to_cm(X[i])) == NULL)
 			abort();
-	X[CA] = mint("Fuzz CRL CA", 1, K[CA], NULL, K[CA], 1);
-	X[LEAF] = mint("Fuzz Leaf", 0x1001, K[LEAF], X[CA], K[CA], 0);
-	X[SUB] = mint("Fuzz Sub CA", 0x2001, K[SUB], X[CA], K[CA], 1);
-	for (int i = 0; i < N; i++)
-		C[i] = to_cm(X[i]);
 	if (seeds != NULL)
 		for (int entries = 0; entries < 2; entries++)
 			for (int number = 0; number < 2; number++)

@@ -50,6 +50,7 @@
 #include "certmon/store.h"
 #include "certmond.h"
 #include "http.h"
+#include "pki.h"
 #include "web.h"
 
 #define FUZZ_TOKEN   "fuzz-token-0123456789abcdef"
@@ -105,36 +106,24 @@ mint(const char *cn, long serial, cm_time not_before, cm_time not_after,
     struct cm_cert_list *list)
 {
 	static const unsigned char seed[32] = "certmon fuzz_http fixed key....";
+	const struct pki_cert s = {"certmon", cn, serial, not_before, not_after,
+	    NULL, 0};
 	EVP_PKEY *key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL,
 	    seed, sizeof(seed));
-	X509 *x = X509_new();
-	X509_NAME *name = X509_NAME_new();
+	X509 *x = key != NULL ? pki_mint(&s, key, NULL, NULL) : NULL;
 	unsigned char *der = NULL;
 	struct cm_parse_opts popts;
 	struct cm_err err = {CM_OK, ""};
 	int len;
 
-	if (key == NULL || x == NULL || name == NULL)
-		die("out of memory");
+	if (x == NULL)
+		die("cannot mint a certificate");
 	memset(&popts, 0, sizeof(popts));
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
-	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
-	    (const unsigned char *)"certmon", -1, -1, 0);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-	    (const unsigned char *)cn, -1, -1, 0);
-	X509_set_subject_name(x, name);
-	X509_set_issuer_name(x, name);
-	ASN1_TIME_set(X509_getm_notBefore(x), (time_t)not_before);
-	ASN1_TIME_set(X509_getm_notAfter(x), (time_t)not_after);
-	X509_set_pubkey(x, key);
-	X509_sign(x, key, NULL);
 	if ((len = i2d_X509(x, &der)) <= 0 ||
 	    cm_cert_parse(der, (size_t)len, "fuzz.der", &popts, list, &err) !=
 	    CM_OK)
-		die("cannot mint a certificate");
+		die("cannot parse a minted certificate");
 	OPENSSL_free(der);
-	X509_NAME_free(name);
 	X509_free(x);
 	EVP_PKEY_free(key);
 }

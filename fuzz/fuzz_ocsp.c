@@ -44,13 +44,14 @@
 
 #include "certmon/ocsp.h"
 #include "ocsp_int.h"
+#include "pki.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define NOW ((cm_time)1800000000)       /* 2027-01-15 */
-#define T2020 ((time_t)1577836800)
-#define T2040 ((time_t)2208988800)
+#define T2020 ((cm_time)1577836800)
+#define T2040 ((cm_time)2208988800)
 
 enum { CA, LEAF, DELEG, DESIG, LEAF2, N };
 
@@ -67,59 +68,6 @@ static struct cm_ocsp_ctx *ctx;
 static struct cm_ocsp_request multi;
 static struct cm_ocsp_member members[2];
 static const int member_cert[2] = {LEAF, LEAF2};
-
-static EVP_PKEY *
-fixed_key(unsigned char tag)
-{
-	unsigned char seed[32];
-
-	memset(seed, tag, sizeof(seed));
-	return EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed,
-	    sizeof(seed));
-}
-
-static X509 *
-mint(const char *cn, long serial, EVP_PKEY *key, X509 *issuer,
-    EVP_PKEY *issuer_key, const char *ext_name, const char *ext_value)
-{
-	X509 *x = X509_new();
-	X509_NAME *n = X509_NAME_new();
-	X509V3_CTX v3;
-	X509_EXTENSION *e;
-
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
-	    (const unsigned char *)cn, -1, -1, 0);
-	X509_set_subject_name(x, n);
-	X509_set_issuer_name(x, issuer != NULL ? X509_get_subject_name(issuer) :
-	    n);
-	ASN1_TIME_set(X509_getm_notBefore(x), T2020);
-	ASN1_TIME_set(X509_getm_notAfter(x), T2040);
-	X509_set_pubkey(x, key);
-	X509V3_set_ctx(&v3, issuer != NULL ? issuer : x, x, NULL, NULL, 0);
-	if (ext_name != NULL &&
-	    (e = X509V3_EXT_nconf(NULL, &v3, ext_name, ext_value)) != NULL) {
-		X509_add_ext(x, e, -1);
-		X509_EXTENSION_free(e);
-	}
-	X509_sign(x, issuer_key, NULL);
-	X509_NAME_free(n);
-	return x;
-}
-
-static struct cm_cert *
-to_cm(X509 *x)
-{
-	unsigned char *der = NULL;
-	struct cm_cert *c = NULL;
-	int len = i2d_X509(x, &der);
-
-	if (len <= 0 || cm_cert_from_der(der, (size_t)len, &c, NULL) != CM_OK)
-		abort();
-	OPENSSL_free(der);
-	return c;
-}
 
 /* Writes one valid response (seed) into dir. */
 static void
@@ -242,25 +190,35 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		{V_OCSP_CERTSTATUS_UNKNOWN, V_OCSP_CERTSTATUS_GOOD},
 		{V_OCSP_CERTSTATUS_REVOKED, V_OCSP_CERTSTATUS_UNKNOWN},
 	};
+	static const char *const ca_ext[] = {"basicConstraints",
+	    "critical,CA:TRUE", NULL};
+	static const char *const responder_ext[] = {"extendedKeyUsage",
+	    "OCSPSigning", NULL};
+	static const struct pki_cert spec[N] = {
+		[CA] = {NULL, "Fuzz CA", 1, T2020, T2040, ca_ext, 0},
+		[LEAF] = {NULL, "Fuzz Leaf", 0x1001, T2020, T2040, NULL, 0},
+		[DELEG] = {NULL, "Fuzz Delegate", 0x2001, T2020, T2040,
+		    responder_ext, 0},
+		[DESIG] = {NULL, "Fuzz Designated", 3, T2020, T2040,
+		    responder_ext, 0},
+		[LEAF2] = {NULL, "Fuzz Leaf 2", 0x1002, T2020, T2040, NULL, 0},
+	};
+	static const int issuer[N] = {[CA] = CA, [LEAF] = CA, [DELEG] = CA,
+	    [DESIG] = DESIG, [LEAF2] = CA};
 	const char *seeds = getenv("FUZZ_OCSP_SEEDS");
 	int n = 0, nm = 0;
 
 	(void)argc;
 	(void)argv;
-	for (int i = 0; i < N; i++)
-		if ((K[i] = fixed_key((unsigned char)(0x41 + i))) == NULL)
+	/* each issuer comes before what it issues */
+	for (int i = 0; i < N; i++) {
+		int is = issuer[i];
+
+		if ((K[i] = pki_fixed_key((unsigned char)(0x41 + i))) == NULL ||
+		    (X[i] = pki_mint(&spec[i], K[i], is == i ? NULL : X[is],
+		    K[is])) == NULL || (C[i] = pki_to_cm(X[i])) == NULL)
 			abort();
-	X[CA] = mint("Fuzz CA", 1, K[CA], NULL, K[CA], "basicConstraints",
-	    "critical,CA:TRUE");
-	X[LEAF] = mint("Fuzz Leaf", 0x1001, K[LEAF], X[CA], K[CA], NULL, NULL);
-	X[DELEG] = mint("Fuzz Delegate", 0x2001, K[DELEG], X[CA], K[CA],
-	    "extendedKeyUsage", "OCSPSigning");
-	X[DESIG] = mint("Fuzz Designated", 3, K[DESIG], NULL, K[DESIG],
-	    "extendedKeyUsage", "OCSPSigning");
-	X[LEAF2] = mint("Fuzz Leaf 2", 0x1002, K[LEAF2], X[CA], K[CA], NULL,
-	    NULL);
-	for (int i = 0; i < N; i++)
-		C[i] = to_cm(X[i]);
+	}
 	trusted_v[0] = C[DESIG];
 	trusted.v = trusted_v;
 	trusted.n = 1;

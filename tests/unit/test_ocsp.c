@@ -38,6 +38,7 @@
 #include "certmon/ocsp.h"
 #include "certmon/revocation.h"
 #include "ocsp_int.h"       /* requests about several certificates */
+#include "pki.h"
 
 #define DAY 86400L
 #define NO_NEXT LONG_MIN
@@ -61,66 +62,19 @@ struct party {
 
 static struct party P[N_WHO];
 
-static X509 *
-mk_cert(const char *cn, long serial, EVP_PKEY *key, X509 *issuer,
-    EVP_PKEY *issuer_key, cm_time nb, cm_time na, const char *const *exts)
-{
-	X509 *x = X509_new();
-	X509_NAME *n = X509_NAME_new();
-	X509V3_CTX v3;
-
-	assert_non_null(x);
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
-	X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8,
-	    (const unsigned char *)"certmon tests", -1, -1, 0);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
-	    (const unsigned char *)cn, -1, -1, 0);
-	X509_set_subject_name(x, n);
-	X509_set_issuer_name(x, issuer != NULL ? X509_get_subject_name(issuer) :
-	    n);
-	ASN1_TIME_set(X509_getm_notBefore(x), (time_t)nb);
-	ASN1_TIME_set(X509_getm_notAfter(x), (time_t)na);
-	X509_set_pubkey(x, key);
-	X509V3_set_ctx(&v3, issuer != NULL ? issuer : x, x, NULL, NULL, 0);
-	for (size_t i = 0; exts != NULL && exts[i] != NULL; i += 2) {
-		X509_EXTENSION *e = X509V3_EXT_nconf(NULL, &v3, exts[i],
-		    exts[i + 1]);
-
-		assert_non_null(e);
-		X509_add_ext(x, e, -1);
-		X509_EXTENSION_free(e);
-	}
-	assert_true(X509_sign(x, issuer_key, EVP_sha256()) > 0);
-	X509_NAME_free(n);
-	return x;
-}
-
-static struct cm_cert *
-to_cm(X509 *x)
-{
-	unsigned char *der = NULL;
-	struct cm_cert *c = NULL;
-	int len = i2d_X509(x, &der);
-
-	assert_true(len > 0);
-	assert_int_equal(cm_cert_from_der(der, (size_t)len, &c, NULL), CM_OK);
-	OPENSSL_free(der);
-	return c;
-}
-
 static void
 party(enum who w, const char *cn, long serial, enum who issuer, cm_time nb,
     cm_time na, const char *const *exts)
 {
+	const struct pki_cert s = {"certmon tests", cn, serial, nb, na, exts, 0};
+
 	P[w].key = EVP_EC_gen("P-256");
 	assert_non_null(P[w].key);
-	if (issuer == w)
-		P[w].x = mk_cert(cn, serial, P[w].key, NULL, P[w].key, nb, na, exts);
-	else
-		P[w].x = mk_cert(cn, serial, P[w].key, P[issuer].x, P[issuer].key,
-		    nb, na, exts);
-	P[w].c = to_cm(P[w].x);
+	P[w].x = pki_mint(&s, P[w].key, issuer == w ? NULL : P[issuer].x,
+	    issuer == w ? NULL : P[issuer].key);
+	assert_non_null(P[w].x);
+	P[w].c = pki_to_cm(P[w].x);
+	assert_non_null(P[w].c);
 }
 
 static int

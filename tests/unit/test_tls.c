@@ -37,6 +37,7 @@
 #include "certmon/log.h"
 #include "certmon/tls.h"
 #include "tls_int.h"
+#include "pki.h"
 
 #define DAY 86400L
 #define NO_NEXT LONG_MIN
@@ -162,50 +163,18 @@ struct party {
 
 static struct party P[N_WHO];
 
-static X509 *
-mk_cert(int version, const char *cn, long serial, EVP_PKEY *key,
-    X509 *issuer, EVP_PKEY *issuer_key, cm_time nb, cm_time na,
-    const char *const *exts)
-{
-	X509 *x = X509_new();
-	X509_NAME *n = X509_NAME_new();
-	X509V3_CTX v3;
-
-	X509_set_version(x, version);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
-	X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8,
-	    (const unsigned char *)"certmon tests", -1, -1, 0);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
-	    (const unsigned char *)cn, -1, -1, 0);
-	X509_set_subject_name(x, n);
-	X509_set_issuer_name(x, issuer != NULL ? X509_get_subject_name(issuer) :
-	    n);
-	ASN1_TIME_set(X509_getm_notBefore(x), (time_t)nb);
-	ASN1_TIME_set(X509_getm_notAfter(x), (time_t)na);
-	X509_set_pubkey(x, key);
-	X509V3_set_ctx(&v3, issuer != NULL ? issuer : x, x, NULL, NULL, 0);
-	for (size_t i = 0; exts != NULL && exts[i] != NULL; i += 2) {
-		X509_EXTENSION *e = X509V3_EXT_nconf(NULL, &v3, exts[i],
-		    exts[i + 1]);
-
-		assert_non_null(e);
-		X509_add_ext(x, e, -1);
-		X509_EXTENSION_free(e);
-	}
-	assert_true(X509_sign(x, issuer_key, EVP_sha256()) > 0);
-	X509_NAME_free(n);
-	return x;
-}
-
 static void
 party(enum who w, int version, const char *cn, long serial, enum who issuer,
     cm_time nb, cm_time na, const char *const *exts)
 {
+	const struct pki_cert s = {"certmon tests", cn, serial, nb, na, exts,
+	    version == 0};
+
 	P[w].key = EVP_EC_gen("P-256");
 	assert_non_null(P[w].key);
-	P[w].x = mk_cert(version, cn, serial, P[w].key,
-	    issuer == w ? NULL : P[issuer].x,
-	    issuer == w ? P[w].key : P[issuer].key, nb, na, exts);
+	P[w].x = pki_mint(&s, P[w].key, issuer == w ? NULL : P[issuer].x,
+	    issuer == w ? NULL : P[issuer].key);
+	assert_non_null(P[w].x);
 }
 
 static int
