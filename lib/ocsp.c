@@ -491,19 +491,9 @@ cm_ocsp_request_build(struct cm_ocsp_ctx *ctx, const struct cm_cert *cert,
 		return cm_err_set(err, CM_ERR_INVALID, "step 0 issuer: no "
 		    "certificate");
 	}
-	return cm_ocsp_request_build_der(ctx, cert->der, cert->der_len, cert->fp,
-	    issuer, opts, out, err);
-}
-
-enum cm_status
-cm_ocsp_request_build_der(struct cm_ocsp_ctx *ctx, const unsigned char *der,
-    size_t der_len, const unsigned char fp[CM_FP_LEN],
-    const struct cm_cert *issuer, const struct cm_ocsp_opts *opts,
-    struct cm_ocsp_request *out, struct cm_err *err)
-{
-	struct cm_ocsp_member m = {der, der_len, fp, CM_OK, 0, {0}};
-
-	return cm_ocsp_request_build_many(ctx, &m, 1, issuer, opts, out, err);
+	return cm_ocsp_request_build_many(ctx, &(struct cm_ocsp_member){
+	    cert->der, cert->der_len, cert->fp, CM_OK, 0, {0}}, 1, issuer, opts,
+	    out, err);
 }
 
 /* What a request about the members m[0..n) built for (`built` CM_OK)
@@ -1534,19 +1524,37 @@ built_for(const struct cm_ocsp_request *req, const unsigned char *cfp,
 	    memcmp(req->issuer_fp, ifp, CM_FP_LEN) == 0;
 }
 
-/* The CertID of our request req (which asks about one certificate), or
- * NULL; *owner holds it (free with OCSP_REQUEST_free). */
-static OCSP_CERTID *
-request_id(const struct cm_ocsp_request *req, OCSP_REQUEST **owner)
+/* Our request req decoded (free with OCSP_REQUEST_free), or NULL unless
+ * it asks about n certificates. */
+static OCSP_REQUEST *
+request_decode(const struct cm_ocsp_request *req, size_t n)
 {
 	const unsigned char *p = req->der;
+	OCSP_REQUEST *r;
 
-	*owner = NULL;
-	if (req->der_len > LONG_MAX || (*owner = d2i_OCSP_REQUEST(NULL, &p,
-	    (long)req->der_len)) == NULL ||
-	    OCSP_request_onereq_count(*owner) != 1)
+	if (p == NULL || req->der_len > LONG_MAX || (r = d2i_OCSP_REQUEST(NULL,
+	    &p, (long)req->der_len)) == NULL)
 		return NULL;
-	return OCSP_onereq_get0_id(OCSP_request_onereq_get0(*owner, 0));
+	if (OCSP_request_onereq_count(r) != (int)n) {
+		OCSP_REQUEST_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* The CertID and serial of the i-th certificate our request r asks
+ * about; 0, or -1 when it has none. */
+static int
+request_member(OCSP_REQUEST *r, int i, OCSP_CERTID **id,
+    const ASN1_INTEGER **serial)
+{
+	ASN1_INTEGER *sn = NULL;
+
+	*id = OCSP_onereq_get0_id(OCSP_request_onereq_get0(r, i));
+	if (*id == NULL || !OCSP_id_get0_info(NULL, NULL, NULL, &sn, *id))
+		return -1;
+	*serial = sn;
+	return 0;
 }
 
 /* One certificate a response should answer. */
@@ -1637,7 +1645,6 @@ validate(struct cm_ocsp_ctx *ctx, const struct cm_ocsp_request *req,
 	struct check c;
 	struct asked one = {NULL, NULL, out, NULL};
 	OCSP_REQUEST *ours = NULL;
-	ASN1_INTEGER *serial = NULL;
 	char why[CM_ERR_MSG_MAX];
 
 	result_reset(out);
@@ -1647,12 +1654,11 @@ validate(struct cm_ocsp_ctx *ctx, const struct cm_ocsp_request *req,
 	 * (cm_ocsp_request_build passed step 0 before building it): then
 	 * the answer must name the request's CertID. */
 	if (built_for(req, cert->fp, ifp)) {
-		if ((one.id = request_id(req, &ours)) == NULL ||
-		    !OCSP_id_get0_info(NULL, NULL, NULL, &serial, one.id)) {
+		if ((ours = request_decode(req, 1)) == NULL ||
+		    request_member(ours, 0, &one.id, &one.serial) != 0) {
 			fail(out, "internal error: our request does not decode");
 			goto out;
 		}
-		one.serial = serial;
 	} else if (cert->x == NULL && cert->sig == NULL) {
 		fail(out, "step 0 issuer: the certificate does not decode");
 		goto out;
@@ -1680,9 +1686,7 @@ cm_ocsp_validate_many(struct cm_ocsp_ctx *ctx,
 	struct check c;
 	struct asked *a = NULL;
 	OCSP_REQUEST *ours = NULL;
-	ASN1_INTEGER *serial;
 	unsigned char fp[CM_FP_LEN];
-	const unsigned char *p;
 	X509 *ix = NULL;
 	size_t k, i, j;
 	int ok;
@@ -1697,21 +1701,16 @@ cm_ocsp_validate_many(struct cm_ocsp_ctx *ctx,
 	if ((k = members_fp(m, n, fp)) == 0)
 		goto out;
 	/* req must have been built for these members: step 0 passed */
-	p = req != NULL ? req->der : NULL;
-	ok = p != NULL && issuer != NULL && req->der_len <= LONG_MAX &&
+	ok = req != NULL && issuer != NULL &&
 	    memcmp(req->cert_fp, fp, CM_FP_LEN) == 0 &&
 	    memcmp(req->issuer_fp, issuer->fp, CM_FP_LEN) == 0 &&
-	    (ours = d2i_OCSP_REQUEST(NULL, &p, (long)req->der_len)) != NULL &&
-	    OCSP_request_onereq_count(ours) == (int)k &&
+	    (ours = request_decode(req, k)) != NULL &&
 	    (ix = x509_of(ctx, issuer)) != NULL &&
 	    (a = calloc(k, sizeof(*a))) != NULL;
 	for (i = 0, j = 0; ok && i < n; i++) {
 		if (m[i].built != CM_OK)
 			continue;
-		a[j].id = OCSP_onereq_get0_id(OCSP_request_onereq_get0(ours,
-		    (int)j));
-		ok = OCSP_id_get0_info(NULL, NULL, NULL, &serial, a[j].id);
-		a[j].serial = serial;
+		ok = request_member(ours, (int)j, &a[j].id, &a[j].serial) == 0;
 		a[j].out = &m[i].res;
 		a[j++].ask_alone = &m[i].ask_alone;
 	}
@@ -1758,35 +1757,24 @@ cm_ocsp_validate(struct cm_ocsp_ctx *ctx, const struct cm_ocsp_request *req,
     const struct cm_cert *issuer, const struct cm_ocsp_opts *opts,
     cm_time now, struct cm_ocsp_result *out)
 {
+	CM_X509_SIG *cx = NULL;
+	X509 *ix = NULL;
+
 	if (cert == NULL) {
 		cm_ocsp_result_error(out, "step 0 issuer: no certificate");
 		return out->status;
 	}
-	return cm_ocsp_validate_der(ctx, req, resp, len, cert->der,
-	    cert->der_len, cert->fp, issuer, opts, now, out);
-}
-
-enum cm_rev_status
-cm_ocsp_validate_der(struct cm_ocsp_ctx *ctx,
-    const struct cm_ocsp_request *req, const unsigned char *resp, size_t len,
-    const unsigned char *der, size_t der_len, const unsigned char fp[CM_FP_LEN],
-    const struct cm_cert *issuer, const struct cm_ocsp_opts *opts,
-    cm_time now, struct cm_ocsp_result *out)
-{
-	CM_X509_SIG *cx = NULL;
-	X509 *ix = NULL;
-
 	ERR_set_mark();
 	/* decoded only when step 0 has to run (validate) */
-	if (issuer == NULL || !built_for(req, fp, issuer->fp))
-		cx = cm_x509_sig_d2i(der, der_len);
+	if (issuer == NULL || !built_for(req, cert->fp, issuer->fp))
+		cx = cm_x509_sig_d2i(cert->der, cert->der_len);
 	if (issuer == NULL || (ix = x509_of(ctx, issuer)) == NULL) {
 		cm_ocsp_result_error(out, "step 0 issuer: %s", issuer == NULL ?
 		    "no issuer certificate" : "the issuer does not decode");
 		goto out;
 	}
-	validate(ctx, req, resp, len, &(struct subject){NULL, cx, fp}, ix,
-	    issuer->fp, opts, now, out);
+	validate(ctx, req, resp, len, &(struct subject){NULL, cx, cert->fp},
+	    ix, issuer->fp, opts, now, out);
 out:
 	cm_x509_sig_free(cx);
 	X509_free(ix);

@@ -1,7 +1,8 @@
 /*
  * ocsp_int.h - libcertmon-internal OCSP entry points: over OpenSSL types
  * for the TLS verify hook (lib/tls.c), which holds the peer's certificates
- * as X509 already, and over DER for the revocation run. Not a public
+ * as X509 already, and requests about several certificates for the
+ * revocation run (lib/revocation_run.c). Not a public
  * header: only include/certmon/tls.h may mention OpenSSL types in public.
  */
 #ifndef CERTMON_OCSP_INT_H
@@ -20,22 +21,6 @@ enum cm_rev_status cm_ocsp_validate_x509(struct cm_ocsp_ctx *ctx,
     X509 *cx, const unsigned char cfp[CM_FP_LEN], X509 *ix,
     const unsigned char ifp[CM_FP_LEN], const struct cm_ocsp_opts *opts,
     cm_time now, struct cm_ocsp_result *out);
-
-/* cm_ocsp_request_build and cm_ocsp_validate for the certificate
- * der[0..der_len) whose SHA-256 is fp, the only parts of a cm_cert they
- * read: a revocation run builds no cm_cert for what OCSP answers. */
-enum cm_status cm_ocsp_request_build_der(struct cm_ocsp_ctx *ctx,
-    const unsigned char *der, size_t der_len,
-    const unsigned char fp[CM_FP_LEN], const struct cm_cert *issuer,
-    const struct cm_ocsp_opts *opts, struct cm_ocsp_request *out,
-    struct cm_err *err);
-
-enum cm_rev_status cm_ocsp_validate_der(struct cm_ocsp_ctx *ctx,
-    const struct cm_ocsp_request *req, const unsigned char *resp, size_t len,
-    const unsigned char *der, size_t der_len,
-    const unsigned char fp[CM_FP_LEN], const struct cm_cert *issuer,
-    const struct cm_ocsp_opts *opts, cm_time now,
-    struct cm_ocsp_result *out);
 
 /* One certificate of a request that asks about several of one issuer.
  * RFC 6960 (4.1.1) lets a requestList hold many CertIDs, answered under
