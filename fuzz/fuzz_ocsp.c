@@ -69,54 +69,83 @@ static struct cm_ocsp_request multi;
 static struct cm_ocsp_member members[2];
 static const int member_cert[2] = {LEAF, LEAF2};
 
-/* Writes one valid response (seed) into dir. */
-static void
-write_seed(const char *dir, int signer, int status, int nonce, int n)
+/* The DER response (OPENSSL_free it; NULL on failure, *len its length)
+ * answering certs[0..n) (issued by CA) with status[0..n), signed by
+ * signer, carrying the nonce of q when nonce is set. */
+static unsigned char *
+sign_response(const int *certs, const int *status, int n, int signer,
+    const struct cm_ocsp_request *q, int nonce, int *len)
 {
 	OCSP_BASICRESP *bs = OCSP_BASICRESP_new();
-	OCSP_CERTID *id = OCSP_cert_to_id(EVP_sha1(), X[LEAF], X[CA]);
 	ASN1_TIME *tu = ASN1_TIME_set(NULL, (time_t)(NOW - 3600));
 	ASN1_TIME *nu = ASN1_TIME_set(NULL, (time_t)(NOW + 86400));
 	OCSP_RESPONSE *rsp = NULL;
 	unsigned char *der = NULL;
-	char path[512];
-	FILE *f;
-	int len;
 
-	OCSP_basic_add1_status(bs, id, status, status ==
-	    V_OCSP_CERTSTATUS_REVOKED ? 1 : 0, tu, tu, nu);
+	for (int i = 0; i < n; i++) {
+		OCSP_CERTID *id = OCSP_cert_to_id(EVP_sha1(), X[certs[i]], X[CA]);
+
+		OCSP_basic_add1_status(bs, id, status[i], status[i] ==
+		    V_OCSP_CERTSTATUS_REVOKED ? 1 : 0, tu, tu, nu);
+		OCSP_CERTID_free(id);
+	}
 	if (nonce)
-		OCSP_basic_add1_nonce(bs, req.nonce, (int)req.nonce_len);
+		OCSP_basic_add1_nonce(bs, (unsigned char *)q->nonce,
+		    (int)q->nonce_len);
 	OCSP_basic_sign(bs, X[signer], K[signer], NULL, NULL,
 	    signer == CA ? OCSP_NOCERTS : 0);
 	rsp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs);
-	if (rsp != NULL && (len = i2d_OCSP_RESPONSE(rsp, &der)) > 0) {
-		struct cm_ocsp_opts o;
-		struct cm_ocsp_result r;
-		static const enum cm_rev_status want[] = {CM_REV_GOOD,
-		    CM_REV_REVOKED, CM_REV_UNKNOWN};
-
-		/* every seed is a valid answer */
-		memset(&o, 0, sizeof(o));
-		o.trusted = &trusted;
-		if (cm_ocsp_validate(NULL, &req, der, (size_t)len, C[LEAF], C[CA],
-		    &o, NOW, &r) != want[status] || r.trust_model != (signer ==
-		    DESIG ? CM_OCSP_TRUST_RESPONDER : CM_OCSP_TRUST_DELEGATED)) {
-			fprintf(stderr, "seed %d: %s\n", n, r.reason);
-			abort();
-		}
-		snprintf(path, sizeof(path), "%s/seed-%02d.der", dir, n);
-		if ((f = fopen(path, "wb")) != NULL) {
-			fwrite(der, 1, (size_t)len, f);
-			fclose(f);
-		}
-	}
-	OPENSSL_free(der);
+	if (rsp == NULL || (*len = i2d_OCSP_RESPONSE(rsp, &der)) <= 0)
+		der = NULL;
 	OCSP_RESPONSE_free(rsp);
 	OCSP_BASICRESP_free(bs);
-	OCSP_CERTID_free(id);
 	ASN1_TIME_free(tu);
 	ASN1_TIME_free(nu);
+	return der;
+}
+
+/* Writes der[0..len) into dir as PREFIX-NN.der. */
+static void
+save_seed(const char *dir, const char *prefix, int n,
+    const unsigned char *der, int len)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s-%02d.der", dir, prefix, n);
+	if ((f = fopen(path, "wb")) != NULL) {
+		fwrite(der, 1, (size_t)len, f);
+		fclose(f);
+	}
+}
+
+static const enum cm_rev_status want_status[] = {CM_REV_GOOD,
+    CM_REV_REVOKED, CM_REV_UNKNOWN};
+
+/* Writes one valid response (seed) into dir. */
+static void
+write_seed(const char *dir, int signer, int status, int nonce, int n)
+{
+	static const int leaf[1] = {LEAF};
+	struct cm_ocsp_opts o;
+	struct cm_ocsp_result r;
+	int len = 0;
+	unsigned char *der = sign_response(leaf, &status, 1, signer, &req,
+	    nonce, &len);
+
+	if (der == NULL)
+		return;
+	/* every seed is a valid answer */
+	memset(&o, 0, sizeof(o));
+	o.trusted = &trusted;
+	if (cm_ocsp_validate(NULL, &req, der, (size_t)len, C[LEAF], C[CA], &o,
+	    NOW, &r) != want_status[status] || r.trust_model != (signer ==
+	    DESIG ? CM_OCSP_TRUST_RESPONDER : CM_OCSP_TRUST_DELEGATED)) {
+		fprintf(stderr, "seed %d: %s\n", n, r.reason);
+		abort();
+	}
+	save_seed(dir, "seed", n, der, len);
+	OPENSSL_free(der);
 }
 
 /* Writes one valid response to the request about both leaves (seed)
@@ -125,60 +154,31 @@ static void
 write_multi_seed(const char *dir, int signer, int st0, int st1, int nonce,
     int n)
 {
-	static const enum cm_rev_status want[] = {CM_REV_GOOD, CM_REV_REVOKED,
-	    CM_REV_UNKNOWN};
 	const int st[2] = {st0, st1};
-	OCSP_BASICRESP *bs = OCSP_BASICRESP_new();
-	ASN1_TIME *tu = ASN1_TIME_set(NULL, (time_t)(NOW - 3600));
-	ASN1_TIME *nu = ASN1_TIME_set(NULL, (time_t)(NOW + 86400));
-	OCSP_RESPONSE *rsp = NULL;
-	unsigned char *der = NULL;
-	char path[512];
-	FILE *f;
-	int len;
+	struct cm_ocsp_member m[2];
+	struct cm_ocsp_opts o;
+	int len = 0;
+	unsigned char *der = sign_response(member_cert, st, 2, signer, &multi,
+	    nonce, &len);
 
-	for (int i = 0; i < 2; i++) {
-		OCSP_CERTID *id = OCSP_cert_to_id(EVP_sha1(), X[member_cert[i]],
-		    X[CA]);
-
-		OCSP_basic_add1_status(bs, id, st[i], st[i] ==
-		    V_OCSP_CERTSTATUS_REVOKED ? 1 : 0, tu, tu, nu);
-		OCSP_CERTID_free(id);
-	}
-	if (nonce)
-		OCSP_basic_add1_nonce(bs, multi.nonce, (int)multi.nonce_len);
-	OCSP_basic_sign(bs, X[signer], K[signer], NULL, NULL,
-	    signer == CA ? OCSP_NOCERTS : 0);
-	rsp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs);
-	if (rsp != NULL && (len = i2d_OCSP_RESPONSE(rsp, &der)) > 0) {
-		struct cm_ocsp_member m[2];
-		struct cm_ocsp_opts o;
-
-		/* every seed is a valid answer about both */
-		memset(&o, 0, sizeof(o));
-		o.trusted = &trusted;
-		memcpy(m, members, sizeof(m));
-		cm_ocsp_validate_many(NULL, &multi, der, (size_t)len, m, 2, C[CA],
-		    &o, NOW);
-		for (int i = 0; i < 2; i++)
-			if (m[i].res.status != want[st[i]] || m[i].ask_alone ||
-			    m[i].res.trust_model != (signer == DESIG ?
-			    CM_OCSP_TRUST_RESPONDER : CM_OCSP_TRUST_DELEGATED)) {
-				fprintf(stderr, "multi seed %d, member %d: %s\n", n,
-				    i, m[i].res.reason);
-				abort();
-			}
-		snprintf(path, sizeof(path), "%s/multi-%02d.der", dir, n);
-		if ((f = fopen(path, "wb")) != NULL) {
-			fwrite(der, 1, (size_t)len, f);
-			fclose(f);
+	if (der == NULL)
+		return;
+	/* every seed is a valid answer about both */
+	memset(&o, 0, sizeof(o));
+	o.trusted = &trusted;
+	memcpy(m, members, sizeof(m));
+	cm_ocsp_validate_many(NULL, &multi, der, (size_t)len, m, 2, C[CA], &o,
+	    NOW);
+	for (int i = 0; i < 2; i++)
+		if (m[i].res.status != want_status[st[i]] || m[i].ask_alone ||
+		    m[i].res.trust_model != (signer == DESIG ?
+		    CM_OCSP_TRUST_RESPONDER : CM_OCSP_TRUST_DELEGATED)) {
+			fprintf(stderr, "multi seed %d, member %d: %s\n", n, i,
+			    m[i].res.reason);
+			abort();
 		}
-	}
+	save_seed(dir, "multi", n, der, len);
 	OPENSSL_free(der);
-	OCSP_RESPONSE_free(rsp);
-	OCSP_BASICRESP_free(bs);
-	ASN1_TIME_free(tu);
-	ASN1_TIME_free(nu);
 }
 
 int
