@@ -51,13 +51,18 @@ class CountingProxy:
                 refusal = one_certid_only(body) if (
                     one_certid and body) else None
                 if refusal is not None:
-                    self.send_response(200)
-                    self.send_header("Content-Type",
-                                     "application/ocsp-response")
-                    self.send_header("Content-Length", str(len(refusal)))
-                    self.end_headers()
-                    self.wfile.write(refusal)
-                    return
+                    status, data = 200, refusal
+                    ctype = "application/ocsp-response"
+                else:
+                    status, data, ctype = self._ask_target(body)
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _ask_target(self, body):
+                """(status, body, Content-Type) of the target's answer."""
                 req = urllib.request.Request(
                     outer.target.rstrip("/") + self.path, data=body,
                     method=self.command, headers={
@@ -65,15 +70,10 @@ class CountingProxy:
                             "Content-Type", "application/octet-stream")})
                 try:
                     with urllib.request.urlopen(req, timeout=10) as r:
-                        status, data = r.status, r.read()
-                        ctype = r.headers.get("Content-Type", "")
+                        return (r.status, r.read(),
+                                r.headers.get("Content-Type", ""))
                 except Exception:      # the responder is down: a 502
-                    status, data, ctype = 502, b"", "text/plain"
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                    return 502, b"", "text/plain"
 
             do_POST = _forward
             do_GET = _forward
